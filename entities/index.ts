@@ -1,0 +1,25 @@
+import { CountedCustomerDay } from "./counted-customer-day.entity.js";
+import { CountedPayment } from "./counted-payment.entity.js";
+import { Customer } from "./customer.entity.js";
+import { IdempotencyKey } from "./idempotency-key.entity.js";
+import { Order } from "./order.entity.js";
+import { OrderLine } from "./order-line.entity.js";
+import { Payment } from "./payment.entity.js";
+import { PaymentEvent } from "./payment-event.entity.js";
+import { Product } from "./product.entity.js";
+import { PurchaseCounter } from "./purchase-counter.entity.js";
+import { StockAdjustment } from "./stock-adjustment.entity.js";
+
+export const entities = [
+  Customer,
+  Product,
+  StockAdjustment,
+  Order,
+  OrderLine,
+  Payment,
+  PaymentEvent,
+  PurchaseCounter,
+  CountedPayment,
+  CountedCustomerDay,
+  IdempotencyKey,
+];

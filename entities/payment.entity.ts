@@ -1,0 +1,20 @@
+import { Column, Entity, PrimaryColumn } from "typeorm";
+
+export type PaymentStatus = "pending" | "succeeded" | "failed";
+
+@Entity({ name: "payments" })
+export class Payment {
+  @PrimaryColumn({ type: "uuid" }) id: string;
+  @Column({ name: "order_id", type: "uuid" }) orderId: string;
+  @Column({ name: "customer_id", type: "uuid" }) customerId: string;
+  @Column({ name: "amount_cents", type: "bigint" }) amountCents: number;
+  @Column({ type: "text" }) currency: string;
+  @Column({ type: "text" }) status: PaymentStatus;
+  @Column({ type: "text" }) provider: string;
+  @Column({ name: "provider_payment_id", type: "text" }) providerPaymentId: string;
+  /** Changed only by compare-and-swap or under a row lock; never by save(). */
+  @Column({ type: "integer" }) version: number;
+  @Column({ name: "succeeded_at", type: "timestamptz", nullable: true }) succeededAt: Date | null;
+  @Column({ name: "created_at", type: "timestamptz" }) createdAt: Date;
+  @Column({ name: "updated_at", type: "timestamptz" }) updatedAt: Date;
+}

@@ -1,0 +1,37 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import type { Config } from "./config.js";
+import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
+
+type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
+
+/**
+ * Periodic maintenance. Every job is safe to run on several instances at
+ * once (SKIP LOCKED or conditional statements), so nothing here needs a
+ * leader. A failing run is logged and tried again on the next tick.
+ */
+export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logger) {
+  const jobs: Job[] = [
+    { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
+  ];
+  let stopped = false;
+  const running = new Map<string, Promise<unknown>>();
+  const timers = jobs.map((job) =>
+    setInterval(() => {
+      // One run of a job at a time per instance; a slow run delays the next.
+      if (stopped || running.has(job.name)) return;
+      const p = job
+        .run()
+        .catch((err: unknown) => logger.warn({ err, job: job.name }, "background job failed"))
+        .finally(() => running.delete(job.name));
+      running.set(job.name, p);
+    }, job.everyMs),
+  );
+  return {
+    async stop() {
+      stopped = true;
+      for (const t of timers) clearInterval(t);
+      await Promise.allSettled([...running.values()]);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import path from "node:path";
+import { z } from "zod";
+
+/**
+ * The environment, parsed once. Anything invalid stops the process at start
+ * with a message naming the variable, rather than failing later at run time.
+ */
+const intFrom = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+const envSchema = z.object({
+  PORT: intFrom(3000, 0, 65535),
+  DATABASE_URL: z.string().min(1).optional(),
+  DATA_DIR: z.string().min(1).default("./.orderlock"),
+  EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
+  ADMIN_API_KEY: z.string().min(16).optional(),
+  WEBHOOK_SECRET: z.string().min(16).optional(),
+  CURRENCY: z.string().regex(/^[A-Z]{3}$/).default("USD"),
+  RESERVATION_TTL_SECONDS: intFrom(900, 1, 30 * 24 * 3600),
+  IDEMPOTENCY_TTL_HOURS: intFrom(24, 1, 24 * 365),
+  RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 1_000_000),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  DB_POOL_SIZE: intFrom(10, 1, 200),
+  DB_CONNECT_TIMEOUT_MS: intFrom(2000, 100, 60000),
+  DB_STATEMENT_TIMEOUT_MS: intFrom(5000, 100, 600000),
+  DB_LOCK_TIMEOUT_MS: intFrom(2000, 10, 600000),
+  SWEEP_INTERVAL_MS: intFrom(1000, 50, 3600000),
+  SHUTDOWN_GRACE_MS: intFrom(10000, 0, 600000),
+});
+
+export type Config = {
+  port: number;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  embeddedPgPort: number;
+  adminApiKey: string | undefined;
+  webhookSecret: string | undefined;
+  currency: string;
+  reservationTtlSeconds: number;
+  idempotencyTtlHours: number;
+  rateLimitPerMinute: number;
+  logLevel: string;
+  db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
+  sweepIntervalMs: number;
+  shutdownGraceMs: number;
+};
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings count as unset, as a shell `FOO= npm start` intends.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ""));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new Error(`invalid environment:\n${lines.join("\n")}`);
+  }
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: path.resolve(e.DATA_DIR),
+    embeddedPgPort: e.EMBEDDED_PG_PORT,
+    adminApiKey: e.ADMIN_API_KEY,
+    webhookSecret: e.WEBHOOK_SECRET,
+    currency: e.CURRENCY,
+    reservationTtlSeconds: e.RESERVATION_TTL_SECONDS,
+    idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
+    rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    logLevel: e.LOG_LEVEL,
+    db: {
+      poolSize: e.DB_POOL_SIZE,
+      connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,
+      statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
+      lockTimeoutMs: e.DB_LOCK_TIMEOUT_MS,
+    },
+    sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}

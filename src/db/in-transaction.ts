@@ -1,0 +1,21 @@
+import type { DataSource, EntityManager } from "typeorm";
+import { defaultRetryPolicy, withRetry, type RetryPolicy } from "./with-retry.js";
+
+export type TransactionOptions = {
+  /** Retry the whole transaction on 40001/40P01/internal conflicts (default); false to run once. */
+  retry?: RetryPolicy | false;
+  isolation?: "READ COMMITTED" | "REPEATABLE READ" | "SERIALIZABLE";
+};
+
+/**
+ * The only place a transaction begins and commits. `work` receives the
+ * transaction's EntityManager and must pass it to everything it calls; a
+ * retry runs `work` again from the start in a fresh transaction, so `work`
+ * must keep no state across attempts.
+ */
+export function inTransaction<T>(ds: DataSource, work: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+  const isolation = options.isolation ?? "READ COMMITTED";
+  const once = () => ds.transaction(isolation, work);
+  if (options.retry === false) return once();
+  return withRetry(once, options.retry ?? defaultRetryPolicy);
+}

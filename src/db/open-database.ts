@@ -1,0 +1,71 @@
+import type { Logger } from "pino";
+import type { DataSource } from "typeorm";
+import { createDataSource } from "../../ormconfig.js";
+import type { Config } from "../config.js";
+import { loadOrCreateLocalSecrets } from "../local-secrets.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
+
+export type OpenDatabase = {
+  ds: DataSource;
+  embedded: EmbeddedPostgres | undefined;
+  adminApiKey: string;
+  webhookSecret: string;
+  close(): Promise<void>;
+};
+
+/**
+ * DATABASE_URL set → that server. Unset → embedded PostgreSQL in DATA_DIR,
+ * with the admin key and webhook secret generated on first start and kept
+ * there (printed once). Then the DataSource is initialised and pending
+ * migrations are applied (each in its own transaction; the migrations table
+ * is locked, so instances starting together apply each migration once).
+ */
+export async function openDatabase(config: Config, logger: Logger): Promise<OpenDatabase> {
+  let url = config.databaseUrl;
+  let embedded: EmbeddedPostgres | undefined;
+  let adminApiKey = config.adminApiKey;
+  let webhookSecret = config.webhookSecret;
+
+  if (!url) {
+    const { secrets, created } = loadOrCreateLocalSecrets(config.dataDir);
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.dataDir,
+      port: config.embeddedPgPort,
+      password: secrets.pgPassword,
+      database: "orderlock",
+      log: (msg) => logger.info({ component: "embedded-postgres" }, msg),
+    });
+    url = embedded.url;
+    if (!adminApiKey) {
+      adminApiKey = secrets.adminApiKey;
+      if (created) {
+        // Printed once, on the first start; afterwards it is in DATA_DIR/secrets.json.
+        process.stdout.write(`\n  orderlock admin API key (stored in ${config.dataDir}/secrets.json):\n  ${adminApiKey}\n\n`);
+      }
+    }
+    webhookSecret ??= secrets.webhookSecret;
+  }
+  if (!adminApiKey) throw new Error("ADMIN_API_KEY must be set when DATABASE_URL is set");
+  if (!webhookSecret) throw new Error("WEBHOOK_SECRET must be set when DATABASE_URL is set");
+
+  const ds = createDataSource(url, config.db, (err) => logger.warn({ err }, "database pool error"));
+  try {
+    await ds.initialize();
+    const applied = await ds.runMigrations({ transaction: "each" });
+    for (const m of applied) logger.info({ migration: m.name }, "migration applied");
+  } catch (err) {
+    if (ds.isInitialized) await ds.destroy().catch(() => {});
+    await embedded?.stop();
+    throw err;
+  }
+  return {
+    ds,
+    embedded,
+    adminApiKey,
+    webhookSecret,
+    async close() {
+      if (ds.isInitialized) await ds.destroy().catch((err: unknown) => logger.warn({ err }, "closing the pool"));
+      await embedded?.stop();
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { NextFunction, Request, Response } from "express";
+import type { Logger } from "pino";
+import { classifyError } from "../db/postgres-errors.js";
+import { AppError, ServiceUnavailableError, toProblem, type ProblemBody } from "../errors.js";
+
+function sendProblem(res: Response, err: AppError): void {
+  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
+  res.status(err.status).type("application/problem+json").send(JSON.stringify(toProblem(err)));
+}
+
+/** Unknown route → 404 problem. */
+export function notFoundHandler(req: Request, res: Response): void {
+  sendProblem(res, new AppError("not_found", 404, "Not found", `No route for ${req.method} ${req.path}.`));
+}
+
+/**
+ * The one place errors become responses. Domain errors map by their code;
+ * database unavailability, lock and statement timeouts and exhausted retries
+ * map to 503 with Retry-After; anything else is a 500 whose body says nothing
+ * internal, logged in full with the request id.
+ */
+export function problemHandler(logger: Logger) {
+  // Express recognises error middleware by its four parameters.
+  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+    if (res.headersSent) {
+      req.socket.destroy();
+      return;
+    }
+    if (err instanceof AppError) return sendProblem(res, err);
+
+    const kind = classifyError(err);
+    if (kind === "connection" || kind === "lock_timeout" || kind === "statement_timeout" || kind === "serialization_failure" || kind === "deadlock") {
+      (req.log ?? logger).warn({ err, kind }, "database unavailable or contended");
+      return sendProblem(res, new ServiceUnavailableError());
+    }
+    if (err instanceof Error && err.name === "InternalConflictError") {
+      return sendProblem(res, new ServiceUnavailableError("The resource is under heavy contention; retry shortly."));
+    }
+    // body-parser's own client errors (aborted request and the like).
+    const status = (err as { status?: number; expose?: boolean })?.status;
+    if ((err as { expose?: boolean })?.expose && typeof status === "number" && status >= 400 && status < 500) {
+      return sendProblem(res, new AppError("malformed_json", 400, "Bad request", "The request body could not be read."));
+    }
+    (req.log ?? logger).error({ err }, "unhandled error");
+    const body: ProblemBody = {
+      type: "https://orderlock.dev/problems/internal",
+      title: "Internal error",
+      status: 500,
+      detail: `Something went wrong on our side. Request id: ${String(req.id ?? "")}.`,
+      code: "internal",
+    };
+    res.status(500).type("application/problem+json").send(JSON.stringify(body));
+  };
+}

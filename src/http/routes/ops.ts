@@ -1,0 +1,29 @@
+import { Router } from "express";
+import type { DataSource } from "typeorm";
+import { registry } from "../../metrics/registry.js";
+
+/** Liveness, readiness and Prometheus metrics; no API key needed. */
+export function opsRouter(ds: DataSource): Router {
+  const r = Router();
+  r.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+  r.get("/readyz", async (_req, res) => {
+    try {
+      if (!ds.isInitialized) throw new Error("not initialised");
+      const pending = await ds.showMigrations();
+      if (pending) {
+        res.status(503).json({ status: "unavailable", reason: "migrations pending" });
+        return;
+      }
+      res.json({ status: "ready" });
+    } catch {
+      res.setHeader("Retry-After", "1");
+      res.status(503).json({ status: "unavailable", reason: "database unreachable" });
+    }
+  });
+  r.get("/metrics", async (_req, res) => {
+    res.type(registry.contentType).send(await registry.metrics());
+  });
+  return r;
+}

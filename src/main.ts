@@ -1,0 +1,63 @@
+import http from "node:http";
+import { buildApp } from "./app.js";
+import { loadConfig } from "./config.js";
+import { openDatabase } from "./db/open-database.js";
+import { createLogger } from "./logger.js";
+import { startBackgroundJobs } from "./background-jobs.js";
+
+/**
+ * Process entry: config → database (embedded or DATABASE_URL) → migrations →
+ * listen → graceful stop. SIGTERM/SIGINT: stop accepting, let in-flight
+ * requests finish (bounded by SHUTDOWN_GRACE_MS), stop background jobs, close
+ * the pool, stop the embedded database last, exit 0.
+ */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger(config.logLevel);
+  const db = await openDatabase(config, logger);
+  const app = buildApp({
+    ds: db.ds,
+    logger,
+    adminApiKey: db.adminApiKey,
+    webhookSecret: db.webhookSecret,
+    currency: config.currency,
+    reservationTtlSeconds: config.reservationTtlSeconds,
+    idempotencyTtlHours: config.idempotencyTtlHours,
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10000;
+  server.requestTimeout = 30000;
+  const jobs = startBackgroundJobs(db.ds, config, logger);
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.port, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : config.port;
+  logger.info({ port, embedded: Boolean(db.embedded) }, `orderlock listening on http://localhost:${port}`);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "shutting down: draining in-flight requests");
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
+    await Promise.race([closed, grace]);
+    server.closeAllConnections();
+    await jobs.stop();
+    await db.close();
+    logger.info("stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  process.on("SIGINT", () => void stop("SIGINT"));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`orderlock failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * The Prometheus registry behind GET /metrics. Process-wide: counters are
+ * about this process; each instance exports its own and Prometheus sums them.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+
+export const httpMetrics = {
+  duration: new Histogram({
+    name: "orderlock_http_request_duration_seconds",
+    help: "HTTP request latency by route and status",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  }),
+};
+
+export const concurrencyMetrics = {
+  versionConflicts: new Counter({
+    name: "orderlock_version_conflicts_total",
+    help: "Compare-and-swap losses: source=client (answered 409) or internal (retried)",
+    labelNames: ["resource", "source"] as const,
+    registers: [registry],
+  }),
+  retries: new Counter({
+    name: "orderlock_transaction_retries_total",
+    help: "Whole-transaction retries, by cause",
+    labelNames: ["cause"] as const,
+    registers: [registry],
+  }),
+  lockWait: new Histogram({
+    name: "orderlock_lock_wait_seconds",
+    help: "Time spent acquiring FOR UPDATE row locks on hot paths",
+    labelNames: ["path"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [registry],
+  }),
+};
+
+export const idempotencyMetrics = {
+  replays: new Counter({
+    name: "orderlock_idempotent_replays_total",
+    help: "Requests answered from a stored Idempotency-Key response",
+    registers: [registry],
+  }),
+  inUse: new Counter({
+    name: "orderlock_idempotency_key_in_use_total",
+    help: "Requests rejected because their Idempotency-Key was still being processed",
+    registers: [registry],
+  }),
+};
