@@ -1,0 +1,84 @@
+import net from "node:net";
+import path from "node:path";
+import pg from "pg";
+import type { TestProject } from "vitest/node";
+import { createDataSource } from "../ormconfig.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/db/embedded-postgres.js";
+
+/**
+ * Once per `npm test`: a PostgreSQL server (embedded in .test-pg, or the one
+ * at DATABASE_URL), and one template database with every migration applied.
+ * Each test file clones the template (CREATE DATABASE ... TEMPLATE, tens of
+ * milliseconds), so files run in parallel on databases of their own.
+ */
+declare module "vitest" {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    pgTemplate: string;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+let embedded: EmbeddedPostgres | undefined;
+
+export async function setup(project: TestProject): Promise<void> {
+  let adminUrl: string;
+  if (process.env.DATABASE_URL) {
+    adminUrl = process.env.DATABASE_URL;
+  } else {
+    embedded = await startEmbeddedPostgres({
+      dataDir: path.resolve(".test-pg"),
+      port: await freePort(),
+      password: "orderlock-test",
+      database: "postgres",
+      // Durability is not under test on this throwaway server (the crash
+      // tests start their own service with its own server); speed is.
+      settings: { fsync: "off", synchronous_commit: "off", full_page_writes: "off", max_connections: "300" },
+    });
+    adminUrl = embedded.adminUrl;
+  }
+
+  const template = `orderlock_template_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    // Leftovers of earlier runs (a killed run cannot clean up after itself).
+    const stale = await admin.query<{ datname: string }>(
+      `SELECT datname FROM pg_database WHERE datname LIKE 'orderlock_t\\_%' OR datname LIKE 'orderlock_template\\_%'`,
+    );
+    for (const { datname } of stale.rows) {
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`).catch(() => {});
+    }
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(template)}`);
+  } finally {
+    await admin.end();
+  }
+
+  const ds = createDataSource(withDatabase(adminUrl, template));
+  await ds.initialize();
+  await ds.runMigrations({ transaction: "each" });
+  await ds.destroy();
+
+  project.provide("pgAdminUrl", adminUrl);
+  project.provide("pgTemplate", template);
+}
+
+export async function teardown(): Promise<void> {
+  await embedded?.stop();
+}

@@ -1,0 +1,67 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { pino } from "pino";
+import request from "supertest";
+import type { DataSource } from "typeorm";
+import { createDataSource, type DbSettings } from "../../ormconfig.js";
+import { buildApp, type AppDeps } from "../../src/app.js";
+import { createTestDatabase } from "./test-database.js";
+
+export const ADMIN_KEY = "ol_admin_test_key_0123456789abcdef";
+export const WEBHOOK_SECRET = "whsec_test_secret_0123456789abcdef";
+
+export type TestApp = {
+  ds: DataSource;
+  url: string;
+  server: http.Server;
+  /** supertest bound to the listening server: parallel requests are real parallel HTTP requests. */
+  http: () => request.Agent;
+  admin: Record<string, string>;
+  close(): Promise<void>;
+};
+
+/**
+ * The real app on a real, freshly cloned database, listening on an ephemeral
+ * port. One per test file (beforeAll); tests create their own data in it.
+ */
+export async function startTestApp(
+  overrides: Partial<Omit<AppDeps, "ds" | "logger">> & { db?: Partial<DbSettings> } = {},
+): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const ds = createDataSource(database.url, {
+    poolSize: 20,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 15000,
+    lockTimeoutMs: 10000,
+    ...overrides.db,
+  });
+  await ds.initialize();
+  const app = buildApp({
+    ds,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    adminApiKey: ADMIN_KEY,
+    webhookSecret: WEBHOOK_SECRET,
+    currency: "USD",
+    reservationTtlSeconds: 900,
+    idempotencyTtlHours: 24,
+    ...overrides,
+  });
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 60000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  return {
+    ds,
+    url,
+    server,
+    http: () => request.agent(server),
+    admin: { Authorization: `Bearer ${ADMIN_KEY}` },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await ds.destroy();
+      await database.drop();
+    },
+  };
+}
