@@ -9,6 +9,7 @@ import { requestLogging, requestMetrics } from "./http/observability.js";
 import { notFoundHandler, problemHandler } from "./http/problem.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { opsRouter } from "./http/routes/ops.js";
+import { ordersRouter } from "./http/routes/orders.js";
 import { productsRouter } from "./http/routes/products.js";
 
 export type AppDeps = {
@@ -37,6 +38,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use("/v1", requireApiKey(deps.ds, deps.adminApiKey));
   app.use(customersRouter(run));
   app.use(productsRouter(deps.ds, run));
+  app.use(ordersRouter(deps.ds, run, deps.reservationTtlSeconds));
 
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));

@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
+import { expireReservations } from "./orders/expire-reservations.js";
 
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
 
@@ -12,6 +13,7 @@ type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
  */
 export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logger) {
   const jobs: Job[] = [
+    { name: "expire-reservations", everyMs: config.sweepIntervalMs, run: () => expireReservations(ds) },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
   ];
   let stopped = false;
