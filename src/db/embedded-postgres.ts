@@ -30,6 +30,8 @@ export type EmbeddedPostgresOptions = {
   /** Extra `-c name=value` settings (tests turn fsync off). */
   settings?: Record<string, string>;
   log?: (msg: string) => void;
+  /** Abnormal but handled situations (an orphaned server from a killed run). */
+  warn?: (msg: string) => void;
 };
 
 export type EmbeddedPostgres = { url: string; adminUrl: string; pid: number; stop(): Promise<void> };
@@ -208,7 +210,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   mkdirReachable(options.dataDir);
   const pgData = path.join(options.dataDir, "pg");
 
-  await stopOrphan(pgData, log);
+  await stopOrphan(pgData, options.warn ?? log);
   if (!fs.existsSync(path.join(pgData, "PG_VERSION"))) {
     log(`initialising PostgreSQL data directory ${pgData}`);
     await initdb(bins, pgData, options.password, ids, log);

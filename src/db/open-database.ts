@@ -34,6 +34,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       password: secrets.pgPassword,
       database: "orderlock",
       log: (msg) => logger.info({ component: "embedded-postgres" }, msg),
+      warn: (msg) => logger.warn({ component: "embedded-postgres" }, msg),
     });
     url = embedded.url;
     if (!adminApiKey) {
