@@ -11,6 +11,9 @@ import { customersRouter } from "./http/routes/customers.js";
 import { opsRouter } from "./http/routes/ops.js";
 import { ordersRouter } from "./http/routes/orders.js";
 import { productsRouter } from "./http/routes/products.js";
+import { classifyError } from "./db/postgres-errors.js";
+import { onRetry } from "./db/with-retry.js";
+import { concurrencyMetrics } from "./metrics/registry.js";
 
 export type AppDeps = {
   ds: DataSource;
@@ -24,6 +27,10 @@ export type AppDeps = {
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
 export function buildApp(deps: AppDeps): Express {
+  onRetry(({ error }) => {
+    const kind = classifyError(error);
+    concurrencyMetrics.retries.inc({ cause: kind === "other" ? "internal_conflict" : kind });
+  });
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false); // our ETags are resource versions, not body hashes

@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /**
  * The Prometheus registry behind GET /metrics. Process-wide: counters are
@@ -48,6 +48,26 @@ export const idempotencyMetrics = {
   inUse: new Counter({
     name: "orderlock_idempotency_key_in_use_total",
     help: "Requests rejected because their Idempotency-Key was still being processed",
+    registers: [registry],
+  }),
+};
+
+export const paymentMetrics = {
+  webhookEvents: new Counter({
+    name: "orderlock_webhook_events_total",
+    help: "Payment webhook deliveries by outcome: processed, duplicate, ignored, invalid_signature",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
+  purchaseCounterIncrements: new Counter({
+    name: "orderlock_purchase_counter_increments_total",
+    help: "Succeeded payments that moved the purchase counters (at most once per payment)",
+    registers: [registry],
+  }),
+  purchaseCounterDrift: new Gauge({
+    name: "orderlock_purchase_counter_drift",
+    help: "Purchase counters minus the raw succeeded payments, as of the last reconciliation (should be 0)",
+    labelNames: ["measure"] as const,
     registers: [registry],
   }),
 };
