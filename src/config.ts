@@ -18,7 +18,8 @@ const envSchema = z.object({
   CURRENCY: z.string().regex(/^[A-Z]{3}$/).default("USD"),
   RESERVATION_TTL_SECONDS: intFrom(900, 1, 30 * 24 * 3600),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1, 24 * 365),
-  RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 1_000_000),
+  RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 100_000_000),
+  MAX_UNITS_PER_CUSTOMER_SKU: intFrom(1000, 0, 1_000_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DB_POOL_SIZE: intFrom(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intFrom(2000, 100, 60000),
@@ -39,6 +40,7 @@ export type Config = {
   reservationTtlSeconds: number;
   idempotencyTtlHours: number;
   rateLimitPerMinute: number;
+  maxUnitsPerCustomerSku: number;
   logLevel: string;
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   sweepIntervalMs: number;
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reservationTtlSeconds: e.RESERVATION_TTL_SECONDS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    maxUnitsPerCustomerSku: e.MAX_UNITS_PER_CUSTOMER_SKU,
     logLevel: e.LOG_LEVEL,
     db: {
       poolSize: e.DB_POOL_SIZE,

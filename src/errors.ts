@@ -92,7 +92,7 @@ export class VersionConflictError extends AppError {
   }
 }
 
-export type Shortfall = { sku: string; requested: number; available: number };
+export type Shortfall = { sku: string; requested: number; available: number; perCustomerLimit?: number };
 
 export class OutOfStockError extends AppError {
   constructor(readonly unavailable: Shortfall[]) {

@@ -1,9 +1,10 @@
+import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { createDataSource } from "../ormconfig.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../src/db/embedded-postgres.js";
+import { startEmbeddedPostgres, stopOrphan, type EmbeddedPostgres } from "../src/db/embedded-postgres.js";
 
 /**
  * Once per `npm test`: a PostgreSQL server (embedded in .test-pg, or the one
@@ -36,14 +37,42 @@ function withDatabase(url: string, database: string): string {
 }
 
 let embedded: EmbeddedPostgres | undefined;
+const ROOT = path.resolve(".test-pg");
+const runDir = path.join(ROOT, `run-${process.pid}`);
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Each `npm test` run has a server of its own (two runs at once must not
+ * share one). Runs that were killed leave their directory and perhaps a
+ * running postgres behind: stop those and remove them.
+ */
+async function removeAbandonedRuns(): Promise<void> {
+  if (!fs.existsSync(ROOT)) return;
+  for (const name of fs.readdirSync(ROOT)) {
+    const m = /^run-(\d+)$/.exec(name);
+    if (!m || alive(Number(m[1]))) continue;
+    await stopOrphan(path.join(ROOT, name, "pg"), () => {});
+    fs.rmSync(path.join(ROOT, name), { recursive: true, force: true });
+  }
+}
 
 export async function setup(project: TestProject): Promise<void> {
   let adminUrl: string;
   if (process.env.DATABASE_URL) {
     adminUrl = process.env.DATABASE_URL;
   } else {
+    await removeAbandonedRuns();
+    fs.mkdirSync(ROOT, { recursive: true, mode: 0o755 });
     embedded = await startEmbeddedPostgres({
-      dataDir: path.resolve(".test-pg"),
+      dataDir: runDir,
       port: await freePort(),
       password: "orderlock-test",
       database: "postgres",
@@ -80,5 +109,7 @@ export async function setup(project: TestProject): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  await embedded?.stop();
+  if (!embedded) return;
+  await embedded.stop();
+  fs.rmSync(runDir, { recursive: true, force: true });
 }

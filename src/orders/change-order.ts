@@ -5,8 +5,9 @@ import { inTransaction } from "../db/in-transaction.js";
 import { InternalConflictError, InvalidStateError, NotFoundError, VersionConflictError } from "../errors.js";
 import { moveReservation } from "../inventory/reserve-stock.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
-import { lockOrder, replaceLines, toOrderView, type LineRow, type OrderRow, type OrderView } from "./order-store.js";
+import { customerHolds, findOrderOwner, lockCustomer, lockOrder, replaceLines, toOrderView, type LineRow, type OrderRow, type OrderView } from "./order-store.js";
 import type { OrderLineInput } from "./place-order.js";
+import { OutOfStockError } from "../errors.js";
 
 /**
  * Replaces a reserved order's lines (versioned). One transaction: lock the
@@ -19,7 +20,9 @@ import type { OrderLineInput } from "./place-order.js";
  *
  * Pricing: a SKU already in the order keeps the unit price it was reserved
  * at; a newly added SKU takes the product's current price. The hold deadline
- * is not extended.
+ * is not extended. With a per-customer cap (> 0) the customer row is locked
+ * first (customer → order → products) and the new lines may not take the
+ * customer's holds of a SKU past the cap.
  */
 export function changeOrder(
   ds: DataSource,
@@ -27,8 +30,13 @@ export function changeOrder(
   orderId: string,
   expectedVersion: number,
   lines: OrderLineInput[],
+  maxUnitsPerCustomerSku: number,
 ): Promise<OrderView> {
   return inTransaction(ds, async (m) => {
+    if (maxUnitsPerCustomerSku > 0) {
+      const owner = await findOrderOwner(m, orderId, ownerFilter(caller));
+      if (owner) await lockCustomer(m, owner);
+    }
     const order = await lockOrder(m, orderId, ownerFilter(caller));
     if (!order) throw new NotFoundError(`Order ${orderId}`);
     if (order.version !== expectedVersion) {
@@ -39,6 +47,20 @@ export function changeOrder(
       throw new InvalidStateError(
         order.overdue ? "The order's hold has expired; it can no longer be changed." : `A ${order.status} order cannot be changed.`,
       );
+    }
+    if (maxUnitsPerCustomerSku > 0) {
+      const holds = await customerHolds(m, order.customer_id, lines.map((l) => l.sku), order.id);
+      const over = lines.filter((l) => (holds.get(l.sku) ?? 0) + l.quantity > maxUnitsPerCustomerSku);
+      if (over.length > 0) {
+        throw new OutOfStockError(
+          over.map((l) => ({
+            sku: l.sku,
+            requested: l.quantity,
+            available: Math.max(0, maxUnitsPerCustomerSku - (holds.get(l.sku) ?? 0)),
+            perCustomerLimit: maxUnitsPerCustomerSku,
+          })),
+        );
+      }
     }
     const prices = await moveReservation(m, order.lines, lines);
     const oldPrice = new Map(order.lines.map((l) => [l.sku, l.unit_price_cents]));

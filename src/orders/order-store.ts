@@ -48,7 +48,7 @@ export function toOrderView(o: OrderWithLines): OrderView {
 
 export type PlaceResult =
   | { ok: true; order: OrderWithLines }
-  | { ok: false; lines: { sku: string; requested: number; available: number | null }[] };
+  | { ok: false; lines: { sku: string; requested: number; available: number | null; capped: boolean }[] };
 
 /**
  * Places an order in ONE statement, so the hot product rows are locked for
@@ -58,16 +58,22 @@ export type PlaceResult =
  * `reserved` and insert the order and its lines with prices read from the
  * locked rows. After this statement only COMMIT remains under the locks.
  * (Data-modifying CTEs always run; each is guarded by the verdict.)
+ *
+ * With a per-customer cap (> 0), a line may also not take the customer's
+ * open holds of that SKU past the cap. The caller must hold the customer
+ * lock (lockCustomer) before this statement, so its snapshot already sees
+ * every earlier order of the customer.
  */
 export async function insertOrderReservingStock(
   m: EntityManager,
-  input: { orderId: string; customerId: string; skus: string[]; quantities: number[]; ttlSeconds: number },
+  input: { orderId: string; customerId: string; skus: string[]; quantities: number[]; ttlSeconds: number; maxUnitsPerCustomerSku: number },
 ): Promise<PlaceResult> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   const r = await sql<{
     sku: string;
     requested: number;
     available: number | null;
+    capped: boolean | null;
     unit_price_cents: number | null;
     ok: boolean;
     reserved_until: Date | null;
@@ -79,11 +85,22 @@ export async function insertOrderReservingStock(
      locked AS (
        SELECT p.sku, p.on_hand, p.reserved, p.price_cents FROM products p
         WHERE p.sku = ANY($1::text[]) ORDER BY p.sku FOR UPDATE),
+     held AS (
+       SELECT l.sku, sum(l.quantity)::int AS qty
+         FROM order_lines l JOIN orders o ON o.id = l.order_id
+        WHERE $6::int > 0 AND o.customer_id = $4 AND o.status IN ('reserved', 'pending_payment')
+          AND l.sku = ANY($1::text[])
+        GROUP BY l.sku),
+     allowance AS (
+       SELECT l.sku, l.price_cents, r.qty,
+              CASE WHEN $6::int > 0 THEN least(l.on_hand - l.reserved, $6::int - coalesce(h.qty, 0))
+                   ELSE l.on_hand - l.reserved END AS available,
+              $6::int > 0 AND $6::int - coalesce(h.qty, 0) < l.on_hand - l.reserved AS capped
+         FROM locked l JOIN req r USING (sku) LEFT JOIN held h USING (sku)),
      verdict AS (
-       SELECT count(*) = cardinality($1::text[])
-              AND coalesce(bool_and(l.on_hand - l.reserved >= r.qty), false) AS ok,
-              sum(l.price_cents::bigint * r.qty) AS total
-         FROM locked l JOIN req r USING (sku)),
+       SELECT count(*) = cardinality($1::text[]) AND coalesce(bool_and(a.available >= a.qty), false) AS ok,
+              sum(a.price_cents::bigint * a.qty) AS total
+         FROM allowance a),
      reserve AS (
        UPDATE products p
           SET reserved = p.reserved + r.qty, version = p.version + 1, updated_at = now()
@@ -101,16 +118,19 @@ export async function insertOrderReservingStock(
          FROM locked l JOIN req r USING (sku)
         WHERE (SELECT ok FROM verdict)
        RETURNING sku)
-     SELECT r.sku, r.qty AS requested, l.on_hand - l.reserved AS available, l.price_cents AS unit_price_cents,
+     SELECT r.sku, r.qty AS requested, a.available, a.capped, a.price_cents AS unit_price_cents,
             (SELECT ok FROM verdict) AS ok, o.reserved_until, o.created_at, o.total_cents
-       FROM req r LEFT JOIN locked l USING (sku) LEFT JOIN ord o ON true
+       FROM req r LEFT JOIN allowance a USING (sku) LEFT JOIN ord o ON true
       ORDER BY r.sku`,
-    [input.skus, input.quantities, input.orderId, input.customerId, input.ttlSeconds],
+    [input.skus, input.quantities, input.orderId, input.customerId, input.ttlSeconds, input.maxUnitsPerCustomerSku],
   );
   end();
   const rows = r.rows;
   if (!rows[0]?.ok) {
-    return { ok: false, lines: rows.map((x) => ({ sku: x.sku, requested: x.requested, available: x.available })) };
+    return {
+      ok: false,
+      lines: rows.map((x) => ({ sku: x.sku, requested: x.requested, available: x.available, capped: x.capped === true })),
+    };
   }
   const first = rows[0];
   return {
@@ -140,6 +160,38 @@ const ORDER_WITH_LINES = `
                      'unit_price_cents', l.unit_price_cents, 'line_total_cents', l.line_total_cents) ORDER BY l.sku)
               FROM order_lines l WHERE l.order_id = o.id), '[]'::json) AS lines
     FROM orders o`;
+
+/**
+ * Serialises one customer's order changes while a per-customer cap is in
+ * force. FOR NO KEY UPDATE does not block the FOR KEY SHARE that inserting
+ * rows referencing the customer takes. Lock order: customer → order → products.
+ */
+export async function lockCustomer(m: EntityManager, customerId: string): Promise<void> {
+  await sql(m, `SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE`, [customerId]);
+}
+
+/** The customer an order belongs to (no lock). */
+export async function findOrderOwner(m: EntityManager, id: string, ownerId?: string): Promise<string | undefined> {
+  const row = await sqlOne<{ customer_id: string }>(
+    m,
+    `SELECT customer_id FROM orders WHERE id = $1 AND ($2::uuid IS NULL OR customer_id = $2)`,
+    [id, ownerId ?? null],
+  );
+  return row?.customer_id;
+}
+
+/** Units of each SKU the customer holds in open orders, leaving one order out. */
+export async function customerHolds(m: EntityManager, customerId: string, skus: string[], exceptOrderId: string): Promise<Map<string, number>> {
+  const r = await sql<{ sku: string; qty: number }>(
+    m,
+    `SELECT l.sku, sum(l.quantity)::int AS qty
+       FROM order_lines l JOIN orders o ON o.id = l.order_id
+      WHERE o.customer_id = $1 AND o.status IN ('reserved', 'pending_payment') AND l.sku = ANY($2::text[]) AND o.id <> $3
+      GROUP BY l.sku`,
+    [customerId, skus, exceptOrderId],
+  );
+  return new Map(r.rows.map((x) => [x.sku, x.qty]));
+}
 
 /** An order with its lines; `ownerId` set → only if that customer owns it. */
 export async function findOrder(m: EntityManager, id: string, ownerId?: string): Promise<OrderWithLines | undefined> {

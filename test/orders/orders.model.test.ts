@@ -56,7 +56,7 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
     onHand: [...initial],
     reserved: initial.map(() => 0),
     orders: [] as ModelOrder[],
-    sent: [] as { key: string; body: unknown; status: number; id?: string }[],
+    sent: [] as { key: string; body: object; status: number; id?: string }[],
   };
   for (let i = 0; i < skus.length; i++) {
     const r = await t.http().post("/v1/products").set(t.admin).send({ sku: skus[i], name: "m", priceCents: 100, onHand: initial[i] });

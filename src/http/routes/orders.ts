@@ -5,7 +5,7 @@ import { NotFoundError } from "../../errors.js";
 import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
-import { placeOrder } from "../../orders/place-order.js";
+import { placeOrder, type OrderPolicy } from "../../orders/place-order.js";
 import { created, ok, sendStored, type RunCommand } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
@@ -38,14 +38,14 @@ export function orderIdParam(req: Request): string {
   return parsed.data.toLowerCase();
 }
 
-export function ordersRouter(ds: DataSource, run: RunCommand, reservationTtlSeconds: number): Router {
+export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy): Router {
   const r = Router();
 
   r.post("/v1/orders", async (req, res) => {
     const customerId = requireCustomer(req);
     const input = body(req, placeOrderBody);
     await run(req, res, { keyRequired: true }, async (m) => {
-      const order = await placeOrder(m, customerId, input.lines, reservationTtlSeconds);
+      const order = await placeOrder(m, customerId, input.lines, policy);
       return created(order, `/v1/orders/${order.id}`, order.version);
     });
   });
@@ -63,7 +63,7 @@ export function ordersRouter(ds: DataSource, run: RunCommand, reservationTtlSeco
     const id = orderIdParam(req);
     const input = body(req, changeOrderBody);
     const version = expectedVersion(req, input.version);
-    const order = await changeOrder(ds, callerOf(req), id, version, input.lines);
+    const order = await changeOrder(ds, callerOf(req), id, version, input.lines, policy.maxUnitsPerCustomerSku);
     sendStored(res, ok(order, order.version), false);
   });
 
