@@ -146,3 +146,13 @@ describe("authentication", () => {
     expect(res.headers["x-powered-by"]).toBeUndefined();
   });
 });
+
+describe("ids that cannot exist", () => {
+  it("when a SKU in the path is malformed or unknown, then 404 not_found on every product route", async () => {
+    for (const sku of ["NOPE-404", "bad%20sku", "-leading-dash", "x".repeat(80)]) {
+      expect((await t.http().get(`/v1/products/${sku}`).set(t.admin)).status, sku).toBe(404);
+      expect((await t.http().patch(`/v1/products/${sku}`).set(t.admin).send({ version: 1, name: "x" })).status, sku).toBe(404);
+      expect((await t.http().post(`/v1/products/${sku}/stock-adjustments`).set(t.admin).send({ delta: 1, reason: "r" })).status, sku).toBe(404);
+    }
+  });
+});

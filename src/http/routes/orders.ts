@@ -1,7 +1,6 @@
 import { Router, type Request } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
-import { NotFoundError } from "../../errors.js";
 import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
@@ -9,7 +8,7 @@ import { placeOrder, type OrderPolicy } from "../../orders/place-order.js";
 import { created, ok, sendStored, type RunCommand } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
-import { body, callerOf, query, requireCustomer } from "../validate.js";
+import { body, callerOf, pathId, query, requireCustomer } from "../validate.js";
 
 export const orderLinesSchema = z
   .array(z.strictObject({ sku: skuSchema, quantity: z.int().min(1).max(10_000) }))
@@ -31,12 +30,8 @@ export const listOrdersQuery = z.strictObject({
   status: z.enum(["reserved", "pending_payment", "paid", "cancelled", "expired"]).optional(),
 });
 
-/** An id that is not a UUID cannot name an order: 404, like any unknown id. */
-export function orderIdParam(req: Request): string {
-  const parsed = uuidSchema.safeParse(req.params.id);
-  if (!parsed.success) throw new NotFoundError(`Order ${String(req.params.id).slice(0, 64)}`);
-  return parsed.data.toLowerCase();
-}
+/** An order id from the path; not a UUID → 404. */
+export const orderIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Order").toLowerCase();
 
 export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy): Router {
   const r = Router();

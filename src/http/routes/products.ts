@@ -8,7 +8,7 @@ import { updateProduct } from "../../inventory/update-product.js";
 import { created, ok, sendStored, type RunCommand } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, nameSchema, priceCentsSchema, skuSchema, versionSchema } from "../schemas.js";
-import { body, params, query, requireAdmin } from "../validate.js";
+import { body, pathId, query, requireAdmin } from "../validate.js";
 
 export const createProductBody = z.strictObject({
   sku: skuSchema,
@@ -27,7 +27,6 @@ export const stockAdjustmentBody = z.strictObject({
     .refine((d) => d !== 0, { message: "must not be zero" }),
   reason: z.string().trim().min(1).max(500),
 });
-export const skuParams = z.strictObject({ sku: skuSchema });
 export const listProductsQuery = z.strictObject({ limit: limitQuery, cursor: cursorQuery });
 
 export function productsRouter(ds: DataSource, run: RunCommand): Router {
@@ -47,13 +46,13 @@ export function productsRouter(ds: DataSource, run: RunCommand): Router {
   });
 
   r.get("/v1/products/:sku", async (req, res) => {
-    const product = await getProductOrThrow(ds.manager, params(req, skuParams).sku);
+    const product = await getProductOrThrow(ds.manager, pathId(req, "sku", skuSchema, "Product"));
     sendStored(res, ok(product, product.version), false);
   });
 
   r.patch("/v1/products/:sku", async (req, res) => {
     requireAdmin(req);
-    const { sku } = params(req, skuParams);
+    const sku = pathId(req, "sku", skuSchema, "Product");
     const input = body(req, updateProductBody);
     const version = expectedVersion(req, input.version);
     const product = await updateProduct(ds, sku, version, input);
@@ -62,7 +61,7 @@ export function productsRouter(ds: DataSource, run: RunCommand): Router {
 
   r.post("/v1/products/:sku/stock-adjustments", async (req, res) => {
     requireAdmin(req);
-    const { sku } = params(req, skuParams);
+    const sku = pathId(req, "sku", skuSchema, "Product");
     const input = body(req, stockAdjustmentBody);
     await run(req, res, { keyRequired: false }, async (m) => {
       const product = await adjustStock(m, sku, input);
