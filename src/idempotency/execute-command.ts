@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { inTransaction } from "../db/in-transaction.js";
 import { sql } from "../db/sql.js";
+import { crashPoint } from "../fault-injection.js";
 import { AppError, IdempotencyKeyInUseError, IdempotencyKeyReusedError, toProblem } from "../errors.js";
 import { idempotencyMetrics } from "../metrics/registry.js";
 import { deleteKey, findKey, insertKey, tryLockKey, type StoredResponse } from "./idempotency-store.js";
@@ -33,7 +34,7 @@ export async function executeCommand(
 ): Promise<CommandOutcome> {
   if (!idempotency) return { response: await inTransaction(ds, work), replayed: false };
   const { scope, key, fingerprint } = idempotency;
-  return inTransaction(ds, async (m) => {
+  const outcome = await inTransaction(ds, async (m) => {
     if (!(await tryLockKey(m, scope, key))) {
       idempotencyMetrics.inUse.inc();
       throw new IdempotencyKeyInUseError();
@@ -63,6 +64,9 @@ export async function executeCommand(
       };
     }
     await insertKey(m, scope, key, fingerprint, response);
+    crashPoint("command:before-commit", key);
     return { response, replayed: false };
   });
+  if (!outcome.replayed) crashPoint("command:after-commit", key);
+  return outcome;
 }
