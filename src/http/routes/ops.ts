@@ -1,10 +1,15 @@
 import { Router } from "express";
 import type { DataSource } from "typeorm";
 import { registry } from "../../metrics/registry.js";
+import { buildOpenApiDocument } from "../openapi.js";
 
 /** Liveness, readiness and Prometheus metrics; no API key needed. */
 export function opsRouter(ds: DataSource): Router {
   const r = Router();
+  const openApi = JSON.stringify(buildOpenApiDocument());
+  r.get("/openapi.json", (_req, res) => {
+    res.type("application/json").send(openApi);
+  });
   r.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
