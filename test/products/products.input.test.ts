@@ -25,6 +25,7 @@ describe("bad input on product routes is a 4xx problem, never a 500, and writes 
     ["empty sku", (b) => ({ ...b, sku: "" }), 422, "validation_failed"],
     ["sku with a slash", (b) => ({ ...b, sku: "a/b" }), 422, "validation_failed"],
     ["array body", () => [1, 2], 422, "validation_failed"],
+    ["a NUL character in the name (found by the fuzzer: PostgreSQL text cannot hold it)", (b) => ({ ...b, name: "a\u0000b" }), 422, "validation_failed"],
     ["null body", () => null, 400, "malformed_json"],
     ["__proto__ key", (b) => JSON.parse(`{"sku":"${b.sku}","name":"x","priceCents":1,"onHand":1,"__proto__":{"admin":true}}`), 422, "validation_failed"],
   ];
