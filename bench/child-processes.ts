@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Every process the bench starts (load generators, raw-SQL drivers) runs
+ * outside the bench's own process, so its CPU is not mistaken for the
+ * service's and a crash in it cannot take the bench down. They are tracked
+ * here so that a failure or Ctrl-C can stop them all before the service.
+ */
+const active = new Set<ChildProcess>();
+
+export function track(child: ChildProcess): ChildProcess {
+  active.add(child);
+  child.once("exit", () => active.delete(child));
+  return child;
+}
+
+export function killActiveChildren(): void {
+  for (const child of active) child.kill("SIGKILL");
+}
+
+/** A compiled sibling script, e.g. `benchScript("load-worker")` → dist/bench/load-worker.js. */
+export function benchScript(name: string): string {
+  return path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
+}
+
+/**
+ * Runs `node <script>`, writes `input` as JSON to its stdin and resolves with
+ * the JSON object it prints as the last line of its stdout. Its stderr goes
+ * to ours, so a worker's crash explains itself.
+ */
+export function runJsonWorker<I, O>(script: string, input: I, timeoutMs: number): Promise<O> {
+  return new Promise((resolve, reject) => {
+    const child = track(spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "inherit"] }));
+    let stdout = "";
+    child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${path.basename(script)} did not finish within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`${path.basename(script)} exited with ${code ?? signal}`));
+        return;
+      }
+      const last = stdout.trim().split("\n").pop() ?? "";
+      try {
+        resolve(JSON.parse(last) as O);
+      } catch {
+        reject(new Error(`${path.basename(script)} printed no JSON result: ${stdout.slice(-500)}`));
+      }
+    });
+    child.stdin!.end(JSON.stringify(input));
+  });
+}
+
+/** For the worker side: the JSON document written to our stdin. */
+export async function readJsonStdin<T>(): Promise<T> {
+  let text = "";
+  for await (const chunk of process.stdin) text += String(chunk);
+  return JSON.parse(text) as T;
+}

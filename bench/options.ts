@@ -1,0 +1,99 @@
+import fs from "node:fs";
+import path from "node:path";
+
+/**
+ * Command-line options of `npm run bench`. Defaults are the full run (10 s per
+ * cell, 16 and 64 connections, all workloads); `--quick` is the smoke run that
+ * must finish in under a minute, so it drops the 64-connection cells too.
+ */
+export const WORKLOAD_NAMES = ["orders-spread", "orders-hot", "payments-confirm"] as const;
+export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+
+export type RawDriver = "pgbench" | "node";
+
+export type BenchOptions = {
+  quick: boolean;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number[];
+  workloads: WorkloadName[];
+  rawDriver: RawDriver;
+  /** Keep the run's data directory (database, logs, scripts) after a successful run. */
+  keepData: boolean;
+};
+
+const USAGE = `usage: node dist/bench/run.js [options]
+  --quick                 3 s per cell, 16 connections only, no warm-up (under a minute)
+  --duration=<s>          seconds per cell (default 10; 3 with --quick)
+  --connections=<n,n>     connection counts (default 16,64; 16 with --quick)
+  --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")}
+  --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
+  --keep-data             keep .bench-pg/<run>/ after a successful run`;
+
+export function onPath(command: string): string | undefined {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const candidate = path.join(dir, command);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function positiveInts(value: string, flag: string): number[] {
+  const numbers = value.split(",").map((s) => Number(s.trim()));
+  if (numbers.length === 0 || numbers.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new Error(`${flag} wants positive integers, got "${value}"\n${USAGE}`);
+  }
+  return numbers;
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const flags = new Map<string, string | true>();
+  for (const arg of argv) {
+    if (arg === "--help" || arg === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      process.exit(0);
+    }
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
+    flags.set(match[1], match[2] ?? true);
+  }
+  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "keep-data"]);
+  for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
+  const value = (name: string): string | undefined => {
+    const v = flags.get(name);
+    if (v === true) throw new Error(`--${name} needs a value\n${USAGE}`);
+    return v;
+  };
+
+  const quick = flags.has("quick");
+  const duration = value("duration");
+  const connections = value("connections");
+  const workloads = value("workloads");
+  const raw = value("raw") ?? "auto";
+
+  const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
+  for (const w of selected) {
+    if (!(WORKLOAD_NAMES as readonly string[]).includes(w)) throw new Error(`unknown workload "${w}"\n${USAGE}`);
+  }
+  if (!["auto", "pgbench", "node"].includes(raw)) throw new Error(`--raw must be auto, pgbench or node\n${USAGE}`);
+  const rawDriver: RawDriver = raw === "auto" ? (onPath("pgbench") ? "pgbench" : "node") : (raw as RawDriver);
+  if (rawDriver === "pgbench" && !onPath("pgbench")) throw new Error("--raw=pgbench, but pgbench is not on PATH");
+
+  return {
+    quick,
+    durationSeconds: duration ? positiveInts(duration, "--duration")[0] : quick ? 3 : 10,
+    // The first seconds of a fresh Node process and a cold database are not
+    // the steady state; the full run spends a little time getting there.
+    warmupSeconds: quick ? 0 : 3,
+    connections: connections ? positiveInts(connections, "--connections") : quick ? [16] : [16, 64],
+    workloads: WORKLOAD_NAMES.filter((w) => selected.includes(w)),
+    rawDriver,
+    keepData: flags.has("keep-data"),
+  };
+}

@@ -1,0 +1,126 @@
+import fs from "node:fs";
+import os from "node:os";
+import type pg from "pg";
+import type { LoadResult } from "./load-spec.js";
+import type { BenchOptions, WorkloadName } from "./options.js";
+import type { RawResult } from "./raw-sql.js";
+
+/**
+ * The results: one row per (workload, connections) cell, printed as a table
+ * and written to bench/results.json with the machine they were measured on.
+ * Every service figure sits next to the raw-SQL figure of the same
+ * transaction, measured in the same run on the same database a few seconds
+ * apart, and their ratio: the share of the physical limit the service reaches.
+ */
+export type CellResult = {
+  workload: WorkloadName;
+  connections: number;
+  service: LoadResult | { skipped: string };
+  raw: RawResult;
+  /** service req/s ÷ raw-SQL tps; undefined when the service side was skipped. */
+  ratio: number | undefined;
+  /** The invariant checks' summaries after the service run and after the raw run (both held, or the bench would have stopped). */
+  invariants: { afterService?: string; afterRaw: string };
+};
+
+export type Machine = {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  node: string;
+  postgres: string;
+};
+
+export async function describeMachine(db: pg.Client): Promise<Machine> {
+  const { rows } = await db.query<{ version: string }>("SELECT current_setting('server_version') AS version");
+  const cpus = os.cpus();
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? "unknown",
+    cores: cpus.length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    postgres: rows[0].version,
+  };
+}
+
+const isSkipped = (s: CellResult["service"]): s is { skipped: string } => "skipped" in s;
+
+function errorCount(s: LoadResult): number {
+  // autocannon's `errors` are connection errors and include timeouts.
+  return s.non2xx + s.connectionErrors;
+}
+
+function outcomes(cell: CellResult): string {
+  if (isSkipped(cell.service)) return "";
+  const s = cell.service;
+  if (cell.workload === "payments-confirm") {
+    return Object.entries(s.webhookOutcomes).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+  }
+  return `201: ${s.created} / 409 oos: ${s.outOfStock}`;
+}
+
+const fixed = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+
+export function formatTable(cells: CellResult[]): string {
+  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "outcomes"];
+  const rows = cells.map((cell) => {
+    const raw = fixed(cell.raw.tps);
+    const ratio = cell.ratio === undefined ? "-" : fixed(cell.ratio, 3);
+    if (isSkipped(cell.service)) {
+      // The full reason (which endpoint) is in the notes under the table.
+      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", ""];
+    }
+    const s = cell.service;
+    const rps = `${fixed(s.requestsPerSecond)}${s.exhausted ? "*" : ""}`;
+    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), outcomes(cell)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const numeric = new Set([1, 2, 3, 4, 5, 6, 7]);
+  const line = (cols: string[]) => cols.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
+
+  const notes: string[] = [];
+  for (const cell of cells) {
+    if (isSkipped(cell.service)) {
+      notes.push(`${cell.workload} @${cell.connections}: ${cell.service.skipped}`);
+      continue;
+    }
+    const s = cell.service;
+    const details = Object.entries(s.problems).map(([k, v]) => `${k} ×${v}`);
+    if (s.timeouts > 0) details.push(`timeouts ×${s.timeouts}`);
+    if (s.connectionErrors > s.timeouts) details.push(`connection errors ×${s.connectionErrors - s.timeouts}`);
+    if (details.length > 0) notes.push(`${cell.workload} @${cell.connections}: ${details.join(", ")}`);
+    if (s.exhausted) notes.push(`${cell.workload} @${cell.connections}: * all prepared payments were confirmed after ${s.durationSeconds.toFixed(1)} s`);
+  }
+  for (const cell of cells) {
+    if (cell.raw.failed > 0) notes.push(`${cell.workload} @${cell.connections}: raw SQL had ${cell.raw.failed} failed transactions`);
+  }
+  if (notes.length > 0) out.push("", ...notes);
+  return out.join("\n");
+}
+
+export function writeResults(
+  file: string,
+  data: { options: BenchOptions; machine: Machine; serviceEnv: Record<string, string>; cells: CellResult[]; startedAt: Date; ok: boolean; failure?: string },
+): void {
+  const doc = {
+    timestamp: new Date().toISOString(),
+    startedAt: data.startedAt.toISOString(),
+    ok: data.ok,
+    ...(data.failure ? { failure: data.failure } : {}),
+    machine: data.machine,
+    options: data.options,
+    serviceEnv: data.serviceEnv,
+    // What the columns mean, for whoever reads this file without the code.
+    legend: {
+      "service.requestsPerSecond": "responses per second over the cell, any status",
+      "service.latencyP50Ms/latencyP99Ms": "autocannon response latency percentiles, ms",
+      "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
+      ratio: "service.requestsPerSecond / raw.tps",
+    },
+    cells: data.cells,
+  };
+  fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
+}

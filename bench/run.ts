@@ -1,0 +1,183 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { ApiClient } from "./api-client.js";
+import { killActiveChildren } from "./child-processes.js";
+import { checkInvariants, InvariantViolation } from "./invariants.js";
+import { runLoad } from "./load.js";
+import type { LoadResult } from "./load-spec.js";
+import { parseOptions, type BenchOptions } from "./options.js";
+import { runRawSql } from "./raw-sql.js";
+import { describeMachine, formatTable, writeResults, type CellResult, type Machine } from "./report.js";
+import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
+import { BENCH_SERVICE_ENV, mkdirReachable, startService, tail, type RunningService } from "./service.js";
+import { WORKLOADS, type BenchContext } from "./workloads.js";
+
+/**
+ * `npm run bench`: the service's production build on a database of its own,
+ * driven over HTTP by autocannon, next to the same transactions as raw SQL on
+ * the same PostgreSQL, with the invariants checked in SQL after every cell.
+ *
+ * Progress goes to stderr; the table goes to stdout and, with the machine,
+ * to bench/results.json. Exit code 0 only if every cell ran, every invariant
+ * held and the service stopped with exit code 0 on SIGTERM.
+ */
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const log = (line: string) => process.stderr.write(`${line}\n`);
+const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
+
+let service: RunningService | undefined;
+
+async function runCells(options: BenchOptions, svc: RunningService, db: pg.Client, runDir: string): Promise<CellResult[]> {
+  const api = new ApiClient(svc.baseUrl);
+  log("seeding: customers, 2 × 10,000 products, hot products");
+  const customers = await createCustomers(api, svc.adminKey);
+  const rawCustomerIds = await insertRawCustomers(db);
+  await insertSpreadProducts(db);
+  await createHotProducts(api, svc.adminKey, db);
+  // Rows inserted with SQL must be rows the service can serve.
+  await api.expect(200, "GET", `/v1/products/${spreadSkus(SERVICE_SPREAD_PREFIX)[0]}`, { key: svc.adminKey });
+
+  const ctx: BenchContext = {
+    api,
+    db,
+    adminKey: svc.adminKey,
+    webhookSecret: svc.webhookSecret,
+    customers,
+    rawCustomerIds,
+    durationSeconds: options.durationSeconds,
+    measured: { serviceOrderRps: new Map(), rawOrderTps: new Map() },
+    log,
+  };
+
+  if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
+    log(`warm-up: ${options.warmupSeconds} s of orders-spread, not reported`);
+    const target = await WORKLOADS["orders-spread"].prepareService(ctx, 16);
+    await runLoad({ url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target });
+  }
+
+  const cells: CellResult[] = [];
+  for (const name of options.workloads) {
+    const workload = WORKLOADS[name];
+    const skipped = await workload.probe(ctx);
+    if (skipped) log(`${name}: service side ${skipped}`);
+
+    for (const connections of options.connections) {
+      const cell = `${name} @${connections} connections`;
+      let serviceResult: LoadResult | { skipped: string } = { skipped: skipped ?? "" };
+      let afterService: string | undefined;
+      if (!skipped) {
+        const target = await workload.prepareService(ctx, connections);
+        log(`${cell}: service, ${options.durationSeconds} s`);
+        const result = await runLoad({ url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target });
+        log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx`);
+        afterService = await checkInvariants(db, `${cell} (service)`);
+        log(`  ${afterService}`);
+        if (name === "orders-spread") ctx.measured.serviceOrderRps.set(connections, result.requestsPerSecond);
+        serviceResult = result;
+      }
+
+      const transaction = await workload.prepareRaw(ctx, connections);
+      log(`${cell}: raw SQL (${options.rawDriver}), ${options.durationSeconds} s`);
+      const raw = await runRawSql(
+        { databaseUrl: svc.databaseUrl(), clients: connections, durationSeconds: options.durationSeconds, transaction },
+        options.rawDriver,
+        path.join(runDir, "scripts"),
+        `${name}-${connections}`,
+      );
+      // Our own SQL failing means the physical-limit figure is not one.
+      if (raw.failed > 0) throw new Error(`${cell}: ${raw.failed} raw-SQL transactions failed; the raw script is broken`);
+      log(`  ${fmt(raw.tps)} tps`);
+      const afterRaw = await checkInvariants(db, `${cell} (raw SQL)`);
+      log(`  ${afterRaw}`);
+      if (name === "orders-spread") ctx.measured.rawOrderTps.set(connections, raw.tps);
+
+      cells.push({
+        workload: name,
+        connections,
+        service: serviceResult,
+        raw,
+        ratio: "skipped" in serviceResult ? undefined : serviceResult.requestsPerSecond / raw.tps,
+        invariants: { afterService, afterRaw },
+      });
+    }
+  }
+  return cells;
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const startedAt = new Date();
+  // Under the repository, 0755 all the way: the `postgres` user must reach it.
+  const benchRoot = path.join(repoRoot, ".bench-pg");
+  mkdirReachable(benchRoot);
+  const runDir = path.join(benchRoot, `run-${startedAt.toISOString().replace(/[:.]/g, "-")}-${process.pid}`);
+  mkdirReachable(runDir);
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping the load and the service`);
+    killActiveChildren();
+    void (service?.stop() ?? Promise.resolve()).finally(() => {
+      log(`the run's data directory is kept: ${runDir}`);
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+
+  let cells: CellResult[] = [];
+  let machine: Machine | undefined;
+  let failure: string | undefined;
+  try {
+    log(`starting the service (dist/src/main.js) in ${path.relative(repoRoot, runDir)}`);
+    service = await startService({ repoRoot, runDir });
+    const db = new pg.Client({ connectionString: service.databaseUrl(), application_name: "orderlock-bench" });
+    db.on("error", () => {});
+    await db.connect();
+    try {
+      machine = await describeMachine(db);
+      cells = await runCells(options, service, db, runDir);
+    } finally {
+      await db.end().catch(() => {});
+    }
+  } catch (err) {
+    killActiveChildren();
+    failure =
+      err instanceof InvariantViolation
+        ? `INVARIANT VIOLATED ${err.message}`
+        : `${err instanceof Error ? (err.stack ?? err.message) : String(err)}`;
+  } finally {
+    if (service) {
+      log("stopping the service (SIGTERM)");
+      const code = await service.stop();
+      if (code !== 0 && !failure) failure = `the service exited with ${code ?? "SIGKILL after a 30 s wait"} on SIGTERM; expected 0`;
+    }
+  }
+
+  if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
+  if (machine) {
+    process.stdout.write(`\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`);
+    const resultsFile = path.join(repoRoot, "bench", "results.json");
+    writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, startedAt, ok: !failure, failure });
+    process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
+  }
+
+  if (failure) {
+    log(`\nBENCH FAILED: ${failure}`);
+    if (service) log(`\nservice log (${service.logFile}), last lines:\n${tail(service.logFile)}`);
+    log(`\nthe run's data directory is kept for inspection: ${runDir}`);
+    return 1;
+  }
+  if (!options.keepData) fs.rmSync(runDir, { recursive: true, force: true });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    killActiveChildren();
+    void (service?.stop() ?? Promise.resolve()).finally(() => process.exit(1));
+  },
+);
