@@ -1,5 +1,6 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
 import { RateLimits1764000000001 } from "./1764000000001-RateLimits.js";
+import { HotPathTuning1764000000002 } from "./1764000000002-HotPathTuning.js";
 
 /** Every migration, in order. A new migration is added here as well. */
-export const migrations = [InitialSchema1764000000000, RateLimits1764000000001];
+export const migrations = [InitialSchema1764000000000, RateLimits1764000000001, HotPathTuning1764000000002];

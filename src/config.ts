@@ -19,7 +19,7 @@ const envSchema = z.object({
   RESERVATION_TTL_SECONDS: intFrom(900, 1, 30 * 24 * 3600),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1, 24 * 365),
   RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 100_000_000),
-  MAX_UNITS_PER_CUSTOMER_SKU: intFrom(1000, 0, 1_000_000_000),
+  MAX_UNITS_PER_CUSTOMER_SKU: intFrom(0, 0, 1_000_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   DB_POOL_SIZE: intFrom(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intFrom(2000, 100, 60000),

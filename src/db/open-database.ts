@@ -49,7 +49,11 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   if (!adminApiKey) throw new Error("ADMIN_API_KEY must be set when DATABASE_URL is set");
   if (!webhookSecret) throw new Error("WEBHOOK_SECRET must be set when DATABASE_URL is set");
 
-  const ds = createDataSource(url, config.db, (err) => logger.warn({ err }, "database pool error"));
+  // A pooled connection the server dropped (restart, shutdown): the pool
+  // discards it. Log what happened, not the whole client object.
+  const ds = createDataSource(url, config.db, (err) =>
+    logger.warn({ code: (err as { code?: string }).code, message: err.message }, "database pool error"),
+  );
   try {
     await ds.initialize();
     const applied = await ds.runMigrations({ transaction: "each" });
