@@ -15,6 +15,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
+  let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
     ds: db.ds,
     logger,
@@ -23,6 +24,9 @@ async function main(): Promise<void> {
     currency: config.currency,
     reservationTtlSeconds: config.reservationTtlSeconds,
     idempotencyTtlHours: config.idempotencyTtlHours,
+    rateLimitPerMinute: config.rateLimitPerMinute,
+    maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
+    selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 5000;
@@ -36,6 +40,7 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
+  boundPort = port;
   logger.info({ port, embedded: Boolean(db.embedded) }, `orderlock listening on http://localhost:${port}`);
 
   let stopping = false;

@@ -71,3 +71,6 @@ export const paymentMetrics = {
     registers: [registry],
   }),
 };
+
+// Every outcome is exported from the start (as 0), so rates and alerts work before the first event.
+for (const outcome of ["processed", "duplicate", "ignored", "invalid_signature"]) paymentMetrics.webhookEvents.labels({ outcome }).inc(0);

@@ -112,6 +112,8 @@ export async function settlePayment(
 }
 
 export type EventOutcome = "processed" | "duplicate" | "ignored";
+/** What an event did to its payment, and why (logged with the delivery). */
+export type EventVerdict = { outcome: EventOutcome; reason: string; counted?: boolean };
 
 /**
  * Records a provider event id. The event id is the primary key, so of any

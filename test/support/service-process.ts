@@ -43,6 +43,12 @@ export async function newServiceConfig(env: Record<string, string> = {}): Promis
   return { dataDir, port: await freePort(), pgPort: await freePort(), env };
 }
 
+/** Services still running when the test process exits (a failed assertion skipped their stop) are killed then. */
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export async function startService(cfg: ServiceConfig, timeoutMs = 60000): Promise<ServiceProcess> {
   const entry = path.resolve("dist/src/main.js");
   if (!fs.existsSync(entry)) throw new Error("dist/src/main.js is missing: run `npm run build` (npm test does)");
@@ -64,7 +70,13 @@ export async function startService(cfg: ServiceConfig, timeoutMs = 60000): Promi
   child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
   const url = `http://127.0.0.1:${cfg.port}`;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -12,6 +12,8 @@ export const WEBHOOK_SECRET = "whsec_test_secret_0123456789abcdef";
 
 export type TestApp = {
   ds: DataSource;
+  /** The test database, for a second instance of the app on the same data. */
+  databaseUrl: string;
   url: string;
   server: http.Server;
   /** supertest bound to the listening server: parallel requests are real parallel HTTP requests. */
@@ -36,6 +38,7 @@ export async function startTestApp(
     ...overrides.db,
   });
   await ds.initialize();
+  let url = "";
   const app = buildApp({
     ds,
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
@@ -44,15 +47,19 @@ export async function startTestApp(
     currency: "USD",
     reservationTtlSeconds: 900,
     idempotencyTtlHours: 24,
+    rateLimitPerMinute: 1_000_000, // the rate-limit test sets its own
+    maxUnitsPerCustomerSku: 0,
+    selfBaseUrl: () => url, // the sandbox payment provider delivers its webhooks here
     ...overrides,
   });
   const server = http.createServer(app);
   server.keepAliveTimeout = 60000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  const url = `http://127.0.0.1:${port}`;
+  url = `http://127.0.0.1:${port}`;
   return {
     ds,
+    databaseUrl: database.url,
     url,
     server,
     http: () => request.agent(server),

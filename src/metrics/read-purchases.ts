@@ -1,0 +1,55 @@
+import type { EntityManager } from "typeorm";
+import { sql } from "../db/sql.js";
+
+export type PurchaseDay = { day: string; purchases: number; revenueCents: number; uniqueCustomers: number };
+export type PurchaseReport = {
+  from: string;
+  to: string;
+  days: PurchaseDay[];
+  totals: { purchases: number; revenueCents: number; uniqueCustomers: number };
+};
+
+/**
+ * Purchase counters for the UTC days from..to (inclusive; validated by the
+ * caller), every day present and zero-filled, each day the sum of its shard
+ * rows. totals.uniqueCustomers is the number of distinct customers over the
+ * whole range, not the sum of the daily numbers (a customer who bought on two
+ * days is one customer). It is counted from counted_customer_days, which
+ * holds exactly the (day, customer) pairs of counted_payments (both are
+ * written by the one recordPurchase statement) and whose primary key
+ * (day, customer_id) serves this range scan.
+ *
+ * One statement, so days and totals come from the same snapshot.
+ */
+export async function readPurchases(m: EntityManager, from: string, to: string): Promise<PurchaseReport> {
+  const r = await sql<PurchaseDay & { range_unique_customers: number }>(
+    m,
+    `WITH days AS (
+       SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') AS d
+     ), sums AS (
+       SELECT day, sum(purchases)::bigint AS purchases, sum(revenue_cents)::bigint AS revenue_cents,
+              sum(unique_customers)::bigint AS unique_customers
+         FROM purchase_counters WHERE day BETWEEN $1::date AND $2::date GROUP BY day
+     )
+     SELECT days.day,
+            coalesce(s.purchases, 0)::bigint AS "purchases",
+            coalesce(s.revenue_cents, 0)::bigint AS "revenueCents",
+            coalesce(s.unique_customers, 0)::bigint AS "uniqueCustomers",
+            (SELECT count(DISTINCT customer_id) FROM counted_customer_days
+              WHERE day BETWEEN $1::date AND $2::date)::bigint AS range_unique_customers
+       FROM days LEFT JOIN sums s USING (day)
+      ORDER BY days.day`,
+    [from, to],
+  );
+  const days = r.rows.map(({ day, purchases, revenueCents, uniqueCustomers }) => ({ day, purchases, revenueCents, uniqueCustomers }));
+  return {
+    from,
+    to,
+    days,
+    totals: {
+      purchases: days.reduce((s, d) => s + d.purchases, 0),
+      revenueCents: days.reduce((s, d) => s + d.revenueCents, 0),
+      uniqueCustomers: r.rows[0]?.range_unique_customers ?? 0,
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { fullJitterDelayMs, type RetryPolicy } from "../../db/with-retry.js";
+import { signWebhook } from "../webhook-signature.js";
+import type { PaymentEvent, PaymentEventType, PaymentProvider } from "./payment-provider.js";
+
+/**
+ * The built-in `sandbox` provider: no money moves; on request it delivers the
+ * signed webhook a real provider would send, to this service itself, over
+ * real HTTP. It behaves like a real provider where that matters for
+ * correctness: delivery is at least once (a non-2xx answer or a network
+ * error is retried with full-jitter backoff, re-signed each time so a late
+ * retry is not stale), and it can be asked to deliver the same event several
+ * times at once. Pending deliveries live in memory: a restart loses them,
+ * which a sandbox may do (a real provider would redeliver).
+ */
+export type SandboxProvider = PaymentProvider & {
+  /** A new event for `payment`, with a fresh event id. */
+  newEvent(payment: { id: string; amountCents: number }, type: PaymentEventType): PaymentEvent;
+  /** Delivers `event` (1 + duplicates) times, concurrently, in the background; failures are logged. */
+  deliverInBackground(event: PaymentEvent, duplicates: number): void;
+  /** One at-least-once delivery: resolves with the attempts it took, rejects once it gives up. */
+  deliver(event: PaymentEvent): Promise<{ attempts: number }>;
+};
+
+export type SandboxProviderOptions = {
+  /** The service's own base URL (http://127.0.0.1:PORT), read at delivery time: the port may be known only after listen(). */
+  selfBaseUrl: () => string;
+  webhookSecret: string;
+  logger: Logger;
+  retry?: RetryPolicy;
+  attemptTimeoutMs?: number;
+};
+
+export const sandboxDeliveryPolicy: RetryPolicy = { attempts: 8, baseDelayMs: 200, maxDelayMs: 10_000, maxTotalMs: 60_000 };
+
+export function createSandboxProvider(options: SandboxProviderOptions): SandboxProvider {
+  const policy = options.retry ?? sandboxDeliveryPolicy;
+  const timeoutMs = options.attemptTimeoutMs ?? 10_000;
+  const log = options.logger.child({ component: "sandbox-provider" });
+
+  async function attempt(event: PaymentEvent, body: string): Promise<number> {
+    const res = await fetch(`${options.selfBaseUrl()}/v1/webhooks/payments`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Payment-Signature": signWebhook(options.webhookSecret, body) },
+      body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.arrayBuffer(); // drain, so the connection can be reused
+    return res.status;
+  }
+
+  async function deliver(event: PaymentEvent): Promise<{ attempts: number }> {
+    const body = JSON.stringify(event);
+    const startedAt = Date.now();
+    for (let n = 1; ; n++) {
+      let failure: string;
+      try {
+        const status = await attempt(event, body);
+        if (status >= 200 && status < 300) return { attempts: n };
+        failure = `HTTP ${status}`;
+      } catch (err) {
+        failure = err instanceof Error ? err.message : String(err);
+      }
+      if (n >= policy.attempts || Date.now() - startedAt >= policy.maxTotalMs) {
+        throw new Error(`webhook ${event.id} not delivered after ${n} attempts (last: ${failure})`);
+      }
+      log.debug({ eventId: event.id, attempt: n, failure }, "webhook delivery failed; retrying");
+      await new Promise((r) => setTimeout(r, fullJitterDelayMs(n, policy)));
+    }
+  }
+
+  return {
+    name: "sandbox",
+    newProviderPaymentId: () => `sbx_${randomBytes(12).toString("hex")}`,
+    newEvent: (payment, type) => ({
+      id: `evt_sbx_${randomBytes(12).toString("hex")}`,
+      type,
+      data: { paymentId: payment.id, amountCents: payment.amountCents },
+    }),
+    deliver,
+    deliverInBackground(event, duplicates) {
+      for (let i = 0; i <= duplicates; i++) {
+        deliver(event).then(
+          ({ attempts }) => log.debug({ eventId: event.id, paymentId: event.data.paymentId, attempts }, "webhook delivered"),
+          (err: unknown) => log.warn({ err, eventId: event.id, paymentId: event.data.paymentId }, "webhook delivery gave up"),
+        );
+      }
+    },
+  };
+}
