@@ -1,6 +1,7 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
 import { RateLimits1764000000001 } from "./1764000000001-RateLimits.js";
 import { HotPathTuning1764000000002 } from "./1764000000002-HotPathTuning.js";
+import { PlaceOrderFunction1764000000003 } from "./1764000000003-PlaceOrderFunction.js";
 
 /** Every migration, in order. A new migration is added here as well. */
-export const migrations = [InitialSchema1764000000000, RateLimits1764000000001, HotPathTuning1764000000002];
+export const migrations = [InitialSchema1764000000000, RateLimits1764000000001, HotPathTuning1764000000002, PlaceOrderFunction1764000000003];

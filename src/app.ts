@@ -80,7 +80,11 @@ export function buildApp(deps: AppDeps): Express {
   app.use("/v1", requireApiKey(deps.ds, deps.adminApiKey), rateLimitPerCustomer(deps.ds, deps.rateLimitPerMinute));
   app.use(customersRouter(run));
   app.use(productsRouter(deps.ds, run));
-  app.use(ordersRouter(deps.ds, run, { reservationTtlSeconds: deps.reservationTtlSeconds, maxUnitsPerCustomerSku: deps.maxUnitsPerCustomerSku }));
+  app.use(ordersRouter(deps.ds, run, {
+      reservationTtlSeconds: deps.reservationTtlSeconds,
+      maxUnitsPerCustomerSku: deps.maxUnitsPerCustomerSku,
+      idempotencyTtlHours: deps.idempotencyTtlHours,
+    }));
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));

@@ -8,7 +8,8 @@ import { callerOf } from "./validate.js";
 
 const KEY_PATTERN = /^[\x20-\x7e]{1,255}$/;
 
-function idempotencyOf(req: Request, required: boolean): IdempotencyContext | undefined {
+/** The Idempotency-Key context of a request: scope (caller), key and request fingerprint. */
+export function idempotencyOf(req: Request, required: boolean): IdempotencyContext | undefined {
   const key = req.get("Idempotency-Key");
   if (key === undefined) {
     if (required) throw new IdempotencyKeyMissingError();

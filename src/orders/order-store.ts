@@ -1,6 +1,5 @@
 import type { EntityManager } from "typeorm";
 import { sql, sqlOne } from "../db/sql.js";
-import { concurrencyMetrics } from "../metrics/registry.js";
 import type { OrderStatus } from "./order-status.js";
 
 /** All SQL about orders and their lines. */
@@ -43,114 +42,6 @@ export function toOrderView(o: OrderWithLines): OrderView {
     reservedUntil: o.reserved_until ? o.reserved_until.toISOString() : null,
     createdAt: o.created_at.toISOString(),
     updatedAt: o.updated_at.toISOString(),
-  };
-}
-
-export type PlaceResult =
-  | { ok: true; order: OrderWithLines }
-  | { ok: false; lines: { sku: string; requested: number; available: number | null; capped: boolean }[] };
-
-/**
- * Places an order in ONE statement, so the hot product rows are locked for
- * the shortest time we can manage from outside the database: lock every
- * product row of the order in SKU order (FOR UPDATE), check that every SKU
- * exists and has enough available stock, and only if all do, add to
- * `reserved` and insert the order and its lines with prices read from the
- * locked rows. After this statement only COMMIT remains under the locks.
- * (Data-modifying CTEs always run; each is guarded by the verdict.)
- *
- * With a per-customer cap (> 0), a line may also not take the customer's
- * open holds of that SKU past the cap. The caller must hold the customer
- * lock (lockCustomer) before this statement, so its snapshot already sees
- * every earlier order of the customer.
- */
-export async function insertOrderReservingStock(
-  m: EntityManager,
-  input: { orderId: string; customerId: string; skus: string[]; quantities: number[]; ttlSeconds: number; maxUnitsPerCustomerSku: number },
-): Promise<PlaceResult> {
-  const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
-  const r = await sql<{
-    sku: string;
-    requested: number;
-    available: number | null;
-    capped: boolean | null;
-    unit_price_cents: number | null;
-    ok: boolean;
-    reserved_until: Date | null;
-    created_at: Date | null;
-    total_cents: number | null;
-  }>(
-    m,
-    `WITH req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(sku, qty)),
-     locked AS (
-       SELECT p.sku, p.on_hand, p.reserved, p.price_cents FROM products p
-        WHERE p.sku = ANY($1::text[]) ORDER BY p.sku FOR UPDATE),
-     held AS (
-       SELECT l.sku, sum(l.quantity)::int AS qty
-         FROM order_lines l JOIN orders o ON o.id = l.order_id
-        WHERE $6::int > 0 AND o.customer_id = $4 AND o.status IN ('reserved', 'pending_payment')
-          AND l.sku = ANY($1::text[])
-        GROUP BY l.sku),
-     allowance AS (
-       SELECT l.sku, l.price_cents, r.qty,
-              CASE WHEN $6::int > 0 THEN least(l.on_hand - l.reserved, $6::int - coalesce(h.qty, 0))
-                   ELSE l.on_hand - l.reserved END AS available,
-              $6::int > 0 AND $6::int - coalesce(h.qty, 0) < l.on_hand - l.reserved AS capped
-         FROM locked l JOIN req r USING (sku) LEFT JOIN held h USING (sku)),
-     verdict AS (
-       SELECT count(*) = cardinality($1::text[]) AND coalesce(bool_and(a.available >= a.qty), false) AS ok,
-              sum(a.price_cents::bigint * a.qty) AS total
-         FROM allowance a),
-     reserve AS (
-       UPDATE products p
-          SET reserved = p.reserved + r.qty, version = p.version + 1, updated_at = now()
-         FROM req r
-        WHERE p.sku = r.sku AND (SELECT ok FROM verdict)
-       RETURNING p.sku),
-     ord AS (
-       INSERT INTO orders (id, customer_id, status, total_cents, reserved_until)
-       SELECT $3, $4, 'reserved', v.total, now() + make_interval(secs => $5)
-         FROM verdict v WHERE v.ok
-       RETURNING reserved_until, created_at, total_cents),
-     lines AS (
-       INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
-       SELECT $3, l.sku, r.qty, l.price_cents, l.price_cents::bigint * r.qty
-         FROM locked l JOIN req r USING (sku)
-        WHERE (SELECT ok FROM verdict)
-       RETURNING sku)
-     SELECT r.sku, r.qty AS requested, a.available, a.capped, a.price_cents AS unit_price_cents,
-            (SELECT ok FROM verdict) AS ok, o.reserved_until, o.created_at, o.total_cents
-       FROM req r LEFT JOIN allowance a USING (sku) LEFT JOIN ord o ON true
-      ORDER BY r.sku`,
-    [input.skus, input.quantities, input.orderId, input.customerId, input.ttlSeconds, input.maxUnitsPerCustomerSku],
-  );
-  end();
-  const rows = r.rows;
-  if (!rows[0]?.ok) {
-    return {
-      ok: false,
-      lines: rows.map((x) => ({ sku: x.sku, requested: x.requested, available: x.available, capped: x.capped === true })),
-    };
-  }
-  const first = rows[0];
-  return {
-    ok: true,
-    order: {
-      id: input.orderId,
-      customer_id: input.customerId,
-      status: "reserved",
-      total_cents: first.total_cents!,
-      version: 1,
-      reserved_until: first.reserved_until,
-      created_at: first.created_at!,
-      updated_at: first.created_at!,
-      lines: rows.map((x) => ({
-        sku: x.sku,
-        quantity: x.requested,
-        unit_price_cents: x.unit_price_cents!,
-        line_total_cents: x.unit_price_cents! * x.requested,
-      })),
-    },
   };
 }
 

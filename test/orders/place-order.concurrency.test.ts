@@ -119,6 +119,10 @@ describe("POST /v1/orders under contention", () => {
     const byLine = Object.fromEntries(res.body.lines.map((l: { sku: string }) => [l.sku, l]));
     expect(byLine[a.sku]).toEqual({ sku: a.sku, quantity: 4, unitPriceCents: 250, lineTotalCents: 1000 });
     expect(byLine[b.sku]).toEqual({ sku: b.sku, quantity: 1, unitPriceCents: 1999, lineTotalCents: 1999 });
+    // The body is rendered by the database (orderlock_place_order); a read renders the same order in the service.
+    const read = await t.http().get(`/v1/orders/${res.body.id}`).set(cust.auth);
+    expect(read.body).toEqual(res.body);
+    expect(JSON.stringify(Object.keys(read.body).sort())).toBe(JSON.stringify(Object.keys(res.body).sort()));
   });
 
   it("when a client tries to set prices, totals, status or version, then 422 and nothing is written", async () => {

@@ -2,9 +2,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, startService, type ServiceConfig } from "../support/service-process.js";
 
 /**
- * SIGKILL at chosen points of placing an order (src/fault-injection.ts):
- * just before COMMIT, and just after COMMIT but before the response. Either
- * way a retry with the same Idempotency-Key ends with exactly one order.
+ * SIGKILL at chosen points (src/fault-injection.ts). Placing an order is one
+ * database call that commits by itself: killed before it is sent, nothing
+ * happened; killed after it committed but before the answer, the order
+ * stands and a retry replays it. A command that runs as several statements
+ * (a keyed stock adjustment) is killed just before its COMMIT and just after
+ * it. Either way a retry with the same Idempotency-Key ends with the effect
+ * applied exactly once.
  */
 const admin = { Authorization: `Bearer ${SERVICE_ADMIN_KEY}`, "Content-Type": "application/json" };
 const dirs: ServiceConfig[] = [];
@@ -40,11 +44,35 @@ async function scenario(point: string) {
 }
 
 describe("SIGKILL at chosen points of placing an order", () => {
-  it("when killed just before COMMIT, then nothing was kept and the retry places the order once", async () => {
-    expect(await scenario("command:before-commit")).toBe(false);
+  it("when killed just before the order's statement is sent, then nothing was kept and the retry places the order once", async () => {
+    expect(await scenario("order:before-statement")).toBe(false);
   });
 
   it("when killed after COMMIT but before answering, then the order was kept and the retry replays it", async () => {
-    expect(await scenario("command:after-commit")).toBe(true);
+    expect(await scenario("order:after-commit")).toBe(true);
+  });
+
+  it.each([
+    ["command:before-commit", false],
+    ["command:after-commit", true],
+  ])("when a keyed stock adjustment is killed at %s, then a retry applies it exactly once", async (point, replays) => {
+    const cfg = await newServiceConfig({ ORDERLOCK_CRASH_AT: point, ORDERLOCK_CRASH_TOKEN: "doomed-restock" });
+    dirs.push(cfg);
+    let svc = await startService(cfg);
+    const adjust = () =>
+      fetch(`${svc.url}/v1/products/CP-2/stock-adjustments`, {
+        method: "POST",
+        headers: { ...admin, "Idempotency-Key": "doomed-restock" },
+        body: JSON.stringify({ delta: 5, reason: "delivery" }),
+      });
+    expect((await fetch(`${svc.url}/v1/products`, { method: "POST", headers: admin, body: JSON.stringify({ sku: "CP-2", name: "x", priceCents: 1, onHand: 10 }) })).status).toBe(201);
+    expect(await adjust().catch((err: unknown) => err)).toBeInstanceOf(Error);
+    await new Promise<void>((r) => (svc.child.exitCode !== null || svc.child.signalCode !== null ? r() : svc.child.once("exit", () => r())));
+    svc = await startService({ ...cfg, env: {} });
+    const retry = await adjust();
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotent-replayed") === "true").toBe(replays);
+    expect(((await retry.json()) as { onHand: number }).onHand).toBe(15);
+    expect(await svc.stop()).toBe(0);
   });
 });

@@ -5,7 +5,7 @@ import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
 import { placeOrder, type OrderPolicy } from "../../orders/place-order.js";
-import { created, ok, sendStored, type RunCommand } from "../command.js";
+import { idempotencyOf, ok, sendStored, type RunCommand } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
 import { body, callerOf, pathId, query, requireCustomer } from "../validate.js";
@@ -33,16 +33,15 @@ export const listOrdersQuery = z.strictObject({
 /** An order id from the path; not a UUID → 404. */
 export const orderIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Order").toLowerCase();
 
-export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy): Router {
+export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy & { idempotencyTtlHours: number }): Router {
   const r = Router();
 
   r.post("/v1/orders", async (req, res) => {
     const customerId = requireCustomer(req);
     const input = body(req, placeOrderBody);
-    await run(req, res, { keyRequired: true }, async (m) => {
-      const order = await placeOrder(m, customerId, input.lines, policy);
-      return created(order, `/v1/orders/${order.id}`, order.version);
-    });
+    const idempotency = idempotencyOf(req, true);
+    const { response, replayed } = await placeOrder(ds, { customerId, lines: input.lines, idempotency }, policy);
+    sendStored(res, response, replayed);
   });
 
   r.get("/v1/orders", async (req, res) => {
