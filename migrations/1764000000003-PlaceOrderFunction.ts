@@ -102,7 +102,7 @@ export class PlaceOrderFunction1764000000003 implements MigrationInterface {
           UPDATE products p
              SET reserved = p.reserved + r.qty, version = p.version + 1, updated_at = v_now
             FROM req r
-           WHERE p.sku = r.sku AND (SELECT ok FROM verdict)
+           WHERE p.sku = ANY(p_skus) AND p.sku = r.sku AND (SELECT ok FROM verdict)
           RETURNING p.sku),
         ord AS (
           INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)

@@ -7,7 +7,7 @@ import { parseJsonBody } from "./http/body-parsing.js";
 import { requireApiKey } from "./http/authenticate.js";
 import { rateLimitPerCustomer } from "./http/rate-limit.js";
 import { commandHandler } from "./http/command.js";
-import { requestLogging, requestMetrics } from "./http/observability.js";
+import { observeRequests } from "./http/observability.js";
 import { notFoundHandler, problemHandler } from "./http/problem.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { dashboardRouter } from "./http/routes/dashboard.js";
@@ -61,8 +61,7 @@ export function buildApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(requestLogging(deps.logger));
-  app.use(requestMetrics);
+  app.use(observeRequests(deps.logger));
   app.use(opsRouter(deps.ds));
   app.use(dashboardRouter(deps.currency));
   app.use(parseJsonBody);

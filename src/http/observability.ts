@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
-import { pinoHttp } from "pino-http";
 import { httpMetrics } from "../metrics/registry.js";
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -10,28 +9,33 @@ function routeOf(req: Request): string {
   return req.route?.path ? `${req.baseUrl}${String(req.route.path)}` : "unmatched";
 }
 
-/** JSON access log with request id, route, status and latency; X-Request-Id is echoed. */
-export function requestLogging(logger: Logger) {
-  return pinoHttp({
-    logger,
-    genReqId: (req, res) => {
-      const given = req.headers["x-request-id"];
-      const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-      res.setHeader("X-Request-Id", id);
-      return id;
-    },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? "error" : "info"),
-    customSuccessObject: (req, res, val) => ({ ...val, route: routeOf(req as Request) }),
-    customErrorObject: (req, res, err, val) => ({ ...val, route: routeOf(req as Request) }),
-    serializers: {
-      req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }),
-      res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-    },
-  });
-}
-
-export function requestMetrics(req: Request, res: Response, next: NextFunction): void {
-  const end = httpMetrics.duration.startTimer();
-  res.on("finish", () => end({ method: req.method, route: routeOf(req), status: String(res.statusCode) }));
-  next();
+/**
+ * Per request: an id (X-Request-Id, echoed when the client sent a sane one),
+ * a logger bound to it (req.log), one JSON access-log line (id, method,
+ * route, status, latency; 5xx at error level) and the latency histogram.
+ * Deliberately lean, one `finish` listener: this runs on every request of
+ * the hot paths.
+ */
+export function observeRequests(logger: Logger) {
+  const accessLog = logger.isLevelEnabled("info");
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const given = req.headers["x-request-id"];
+    const id = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+    req.id = id;
+    let bound: Logger | undefined;
+    Object.defineProperty(req, "log", { get: () => (bound ??= logger.child({ reqId: id })), configurable: true });
+    res.setHeader("X-Request-Id", id);
+    const started = performance.now();
+    res.once("finish", () => {
+      const seconds = (performance.now() - started) / 1000;
+      const route = routeOf(req);
+      httpMetrics.duration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
+      if (res.statusCode >= 500) {
+        logger.error({ reqId: id, method: req.method, url: req.originalUrl, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
+      } else if (accessLog) {
+        logger.info({ reqId: id, method: req.method, url: req.originalUrl, route, status: res.statusCode, ms: seconds * 1000 }, "request");
+      }
+    });
+    next();
+  };
 }

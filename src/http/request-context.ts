@@ -1,3 +1,4 @@
+import type { Logger } from "pino";
 import type { Caller } from "../auth/caller.js";
 
 declare global {
@@ -8,6 +9,9 @@ declare global {
       caller?: Caller;
       /** The exact bytes of a JSON body, for webhook signature checks. */
       rawBody?: Buffer;
+      /** Set by observeRequests: the request id, and a logger bound to it. */
+      id?: string;
+      log?: Logger;
     }
   }
 }

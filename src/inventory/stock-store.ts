@@ -48,7 +48,7 @@ export async function applyReservationDeltas(m: EntityManager, entries: [string,
        UPDATE products p
           SET reserved = p.reserved + r.delta, version = p.version + 1, updated_at = now()
          FROM req r
-        WHERE p.sku = r.sku AND r.delta <> 0 AND (SELECT ok FROM verdict)
+        WHERE p.sku = ANY($1::text[]) AND p.sku = r.sku AND r.delta <> 0 AND (SELECT ok FROM verdict)
        RETURNING p.sku)
      SELECT r.sku, r.delta, l.on_hand - l.reserved AS available, l.price_cents,
             (SELECT ok FROM verdict) AS ok, (SELECT count(*) FROM changed) AS changed
@@ -78,7 +78,7 @@ export async function convertReservedToSold(m: EntityManager, lines: StockLine[]
      UPDATE products p
         SET on_hand = p.on_hand - r.qty, reserved = p.reserved - r.qty, version = p.version + 1, updated_at = now()
        FROM req r, locked l
-      WHERE p.sku = r.sku AND l.sku = r.sku`,
+      WHERE p.sku = ANY($1::text[]) AND p.sku = r.sku AND l.sku = r.sku`,
     [skus, deltas],
   );
   end();
