@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import type { Config } from "./config.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
 import { expireReservations } from "./orders/expire-reservations.js";
+import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
 
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
 
@@ -15,6 +16,8 @@ export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logg
   const jobs: Job[] = [
     { name: "expire-reservations", everyMs: config.sweepIntervalMs, run: () => expireReservations(ds) },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
+    // Keeps the drift gauge current for alerting, not only when someone asks.
+    { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds.manager) },
   ];
   let stopped = false;
   const running = new Map<string, Promise<unknown>>();

@@ -71,7 +71,7 @@ export async function convertReservedToSold(m: EntityManager, lines: StockLine[]
   const { skus, deltas } = deltasBySku(lines.map((l) => [l.sku, l.quantity]));
   if (skus.length === 0) return;
   const end = concurrencyMetrics.lockWait.startTimer({ path: "convert" });
-  await sql(
+  const r = await sql(
     m,
     `WITH req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(sku, qty)),
      locked AS (SELECT p.sku FROM products p WHERE p.sku = ANY($1::text[]) ORDER BY p.sku FOR UPDATE)
@@ -82,4 +82,5 @@ export async function convertReservedToSold(m: EntityManager, lines: StockLine[]
     [skus, deltas],
   );
   end();
+  if (r.rowCount !== skus.length) throw new Error(`invariant broken: sold ${r.rowCount} of ${skus.length} products`);
 }
