@@ -94,7 +94,14 @@ export async function findOrder(m: EntityManager, id: string, ownerId?: string):
   return row;
 }
 
-/** Locks the order row (FOR UPDATE) and returns it with its lines. Order rows are locked before product rows. */
+/**
+ * Locks the order row (FOR UPDATE) and returns it with its lines. Order rows
+ * are locked before product rows. Two statements on purpose: a single
+ * `SELECT ..., (lines subquery) ... FOR UPDATE` would re-read the order row
+ * after waiting for its lock but evaluate the lines with the snapshot from
+ * before the wait, so it could return lines a concurrent change had already
+ * replaced. The second statement's snapshot is taken after the lock is held.
+ */
 export async function lockOrder(m: EntityManager, id: string, ownerId?: string): Promise<OrderWithLines | undefined> {
   const locked = await sqlOne<{ id: string }>(
     m,
