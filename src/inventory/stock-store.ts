@@ -62,25 +62,3 @@ export async function applyReservationDeltas(m: EntityManager, entries: [string,
     lines: r.rows.map((x) => ({ sku: x.sku, delta: x.delta, available: x.available, priceCents: x.price_cents })),
   };
 }
-
-/**
- * A paid order's held stock becomes sold: on_hand and reserved both drop by
- * the line quantity. Fails (CHECK) rather than go negative.
- */
-export async function convertReservedToSold(m: EntityManager, lines: StockLine[]): Promise<void> {
-  const { skus, deltas } = deltasBySku(lines.map((l) => [l.sku, l.quantity]));
-  if (skus.length === 0) return;
-  const end = concurrencyMetrics.lockWait.startTimer({ path: "convert" });
-  const r = await sql(
-    m,
-    `WITH req AS (SELECT * FROM unnest($1::text[], $2::int[]) AS r(sku, qty)),
-     locked AS (SELECT p.sku FROM products p WHERE p.sku = ANY($1::text[]) ORDER BY p.sku FOR UPDATE)
-     UPDATE products p
-        SET on_hand = p.on_hand - r.qty, reserved = p.reserved - r.qty, version = p.version + 1, updated_at = now()
-       FROM req r, locked l
-      WHERE p.sku = ANY($1::text[]) AND p.sku = r.sku AND l.sku = r.sku`,
-    [skus, deltas],
-  );
-  end();
-  if (r.rowCount !== skus.length) throw new Error(`invariant broken: sold ${r.rowCount} of ${skus.length} products`);
-}

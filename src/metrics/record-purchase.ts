@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import { sql } from "../db/sql.js";
+import { sqlOne } from "../db/sql.js";
 import { concurrencyMetrics } from "./registry.js";
 
 /**
@@ -22,7 +22,9 @@ export type Purchase = { paymentId: string; customerId: string; amountCents: num
 
 /**
  * Counts a succeeded payment in the purchase counters, exactly once, in the
- * caller's transaction (the webhook's), as ONE statement:
+ * caller's transaction, as ONE statement: the SQL function
+ * orderlock_record_purchase (migration ConfirmPaymentFunction), which the
+ * confirmation call uses too, so there is one definition of counting:
  *   1. INSERT INTO counted_payments ... ON CONFLICT (payment_id) DO NOTHING:
  *      the payment id is the dedupe key; a payment already counted inserts
  *      nothing and everything below is skipped.
@@ -42,27 +44,12 @@ export type Purchase = { paymentId: string; customerId: string; amountCents: num
  */
 export async function recordPurchase(m: EntityManager, purchase: Purchase, shards = PURCHASE_COUNTER_SHARDS): Promise<boolean> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "purchase_counter" });
-  const r = await sql(
-    m,
-    `WITH counted AS (
-       INSERT INTO counted_payments (payment_id, day, customer_id, amount_cents)
-       VALUES ($1, (now() AT TIME ZONE 'UTC')::date, $2, $3)
-       ON CONFLICT (payment_id) DO NOTHING
-       RETURNING day, customer_id, amount_cents
-     ), first_of_day AS (
-       INSERT INTO counted_customer_days (day, customer_id)
-       SELECT day, customer_id FROM counted
-       ON CONFLICT (day, customer_id) DO NOTHING
-       RETURNING customer_id
-     )
-     INSERT INTO purchase_counters (day, shard, purchases, revenue_cents, unique_customers)
-     SELECT day, $4, 1, amount_cents, (SELECT count(*) FROM first_of_day) FROM counted
-     ON CONFLICT (day, shard) DO UPDATE
-        SET purchases = purchase_counters.purchases + EXCLUDED.purchases,
-            revenue_cents = purchase_counters.revenue_cents + EXCLUDED.revenue_cents,
-            unique_customers = purchase_counters.unique_customers + EXCLUDED.unique_customers`,
-    [purchase.paymentId, purchase.customerId, purchase.amountCents, counterShardOf(purchase.paymentId, shards)],
-  );
+  const row = await sqlOne<{ counted: boolean }>(m, `SELECT orderlock_record_purchase($1, $2, $3, $4) AS counted`, [
+    purchase.paymentId,
+    purchase.customerId,
+    purchase.amountCents,
+    counterShardOf(purchase.paymentId, shards),
+  ]);
   end();
-  return r.rowCount === 1;
+  return row?.counted === true;
 }

@@ -11,7 +11,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * A provider event (its signature checked, its body validated), applied at most
- * once, in ONE transaction (retried as a whole on 40001/40P01 by inTransaction):
+ * once, in ONE transaction (retried as a whole on 40001/40P01). A success is
+ * one database call (confirmPayment, the hot path); a failure runs these
+ * steps as statements in inTransaction:
  *   1. lock the payment row FOR UPDATE: every event about one payment is
  *      serialised here, whatever its event id;
  *   2. record the event id (payment_events primary key, ON CONFLICT DO
@@ -32,17 +34,17 @@ export async function receivePaymentEvent(
   deps: { reservationTtlSeconds: number; logger: Logger },
 ): Promise<EventOutcome> {
   const claimedId = UUID.test(event.data.paymentId) ? event.data.paymentId.toLowerCase() : null;
-  const verdict = await inTransaction(ds, async (m): Promise<EventVerdict> => {
-    const payment = claimedId ? await lockPayment(m, claimedId) : undefined;
-    const fresh = await recordEvent(m, { eventId: event.id, paymentId: claimedId, type: event.type, outcome: "processed" });
-    if (!fresh) return { outcome: "duplicate", reason: "event id already received" };
-    const result =
-      event.type === "payment.succeeded"
-        ? await confirmPayment(m, payment, event.data.amountCents)
-        : await failPayment(m, payment, event.data.amountCents, deps.reservationTtlSeconds);
-    if (result.outcome !== "processed") await setEventOutcome(m, event.id, result.outcome);
-    return result;
-  });
+  const verdict =
+    event.type === "payment.succeeded"
+      ? await confirmPayment(ds, { id: event.id, paymentId: claimedId, amountCents: event.data.amountCents })
+      : await inTransaction(ds, async (m): Promise<EventVerdict> => {
+          const payment = claimedId ? await lockPayment(m, claimedId) : undefined;
+          const fresh = await recordEvent(m, { eventId: event.id, paymentId: claimedId, type: event.type, outcome: "processed" });
+          if (!fresh) return { outcome: "duplicate", reason: "event id already received" };
+          const result = await failPayment(m, payment, event.data.amountCents, deps.reservationTtlSeconds);
+          if (result.outcome !== "processed") await setEventOutcome(m, event.id, result.outcome);
+          return result;
+        });
 
   paymentMetrics.webhookEvents.inc({ outcome: verdict.outcome });
   if (verdict.counted) paymentMetrics.purchaseCounterIncrements.inc();

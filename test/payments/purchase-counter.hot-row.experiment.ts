@@ -20,12 +20,8 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
-import { inTransaction } from "../../src/db/in-transaction.js";
-import { convertReservedToSold } from "../../src/inventory/stock-store.js";
-import { recordPurchase } from "../../src/metrics/record-purchase.js";
-import { lockOrder } from "../../src/orders/order-store.js";
-import { transitionOrder } from "../../src/orders/transition-order.js";
-import { lockPayment, recordEvent, settlePayment } from "../../src/payments/payment-store.js";
+import { withRetry } from "../../src/db/with-retry.js";
+import { counterShardOf } from "../../src/metrics/record-purchase.js";
 
 const PAYMENTS = Number(process.argv[2] ?? 1200);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
@@ -74,17 +70,11 @@ async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId
   return rows.map((r) => ({ paymentId: r.paymentId }));
 }
 
-/** The webhook's transaction for payment.succeeded, with the shard count as a parameter. */
-function confirm(ds: DataSource, paymentId: string, shards: number): Promise<void> {
-  return inTransaction(ds, async (m) => {
-    const payment = (await lockPayment(m, paymentId))!;
-    await recordEvent(m, { eventId: `evt-${paymentId}`, paymentId, type: "payment.succeeded", outcome: "processed" });
-    const order = (await lockOrder(m, payment.order_id))!;
-    await settlePayment(m, payment, "succeeded");
-    await transitionOrder(m, order, "paid");
-    await convertReservedToSold(m, order.lines);
-    await recordPurchase(m, { paymentId, customerId: payment.customer_id, amountCents: payment.amount_cents }, shards);
-  });
+/** The webhook's call for payment.succeeded (the real one), with the shard count as a parameter. */
+async function confirm(ds: DataSource, paymentId: string, shards: number): Promise<void> {
+  await withRetry(() =>
+    ds.query(`SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [`evt-${paymentId}`, paymentId, 100, counterShardOf(paymentId, shards)]),
+  );
 }
 
 async function run(ds: DataSource, shards: number, round: number) {
