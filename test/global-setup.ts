@@ -1,10 +1,10 @@
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { createDataSource } from "../ormconfig.js";
 import { startEmbeddedPostgres, stopOrphan, type EmbeddedPostgres } from "../src/db/embedded-postgres.js";
+import { freePort } from "./support/service-process.js";
 
 /**
  * Once per `npm test`: a PostgreSQL server (embedded in .test-pg, or the one
@@ -19,16 +19,6 @@ declare module "vitest" {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);

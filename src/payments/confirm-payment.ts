@@ -1,6 +1,7 @@
 import type { DataSource } from "typeorm";
 import { sqlOne } from "../db/sql.js";
 import { withRetry } from "../db/with-retry.js";
+import { crashPoint } from "../fault-injection.js";
 import { counterShardOf } from "../metrics/record-purchase.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
 import type { EventVerdict } from "./payment-store.js";
@@ -35,7 +36,8 @@ export async function confirmPayment(
   event: { id: string; paymentId: string | null; amountCents: number },
 ): Promise<EventVerdict> {
   const shard = event.paymentId ? counterShardOf(event.paymentId) : 0;
-  return withRetry(async () => {
+  crashPoint("confirm:before-statement", event.id);
+  const verdict = await withRetry(async () => {
     const end = concurrencyMetrics.lockWait.startTimer({ path: "confirm" });
     try {
       return (await sqlOne<EventVerdict>(ds.manager, `SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
@@ -48,4 +50,6 @@ export async function confirmPayment(
       end();
     }
   });
+  crashPoint("confirm:after-commit", event.id);
+  return verdict;
 }

@@ -1,11 +1,10 @@
 import http from "node:http";
-import { pino } from "pino";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
 import { createCustomer } from "../support/factories.js";
-import { ADMIN_KEY, startTestApp, WEBHOOK_SECRET, type TestApp } from "../support/test-app.js";
+import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
 
 const LIMIT = 10;
 let t: TestApp;
@@ -37,17 +36,7 @@ describe("per-customer-key rate limit", () => {
   it("when two instances of the service share the database, then the limit holds across both", async () => {
     const ds2 = createDataSource(t.databaseUrl);
     await ds2.initialize();
-    const app2 = buildApp({
-      ds: ds2,
-      logger: pino({ level: "silent" }),
-      adminApiKey: ADMIN_KEY,
-      webhookSecret: WEBHOOK_SECRET,
-      currency: "USD",
-      reservationTtlSeconds: 900,
-      idempotencyTtlHours: 24,
-      rateLimitPerMinute: LIMIT,
-      maxUnitsPerCustomerSku: 0,
-    });
+    const app2 = buildApp(testAppDeps(ds2, { rateLimitPerMinute: LIMIT }));
     const server2 = http.createServer(app2);
     try {
       const c = await createCustomer(t);

@@ -1,7 +1,7 @@
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { startTestApp, type TestApp } from "../support/test-app.js";
+import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -33,17 +33,7 @@ describe("GET /openapi.json", () => {
     const documented = Object.entries(res.body.paths as Record<string, Record<string, unknown>>)
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{([A-Za-z]+)\}/g, ":$1")}`))
       .sort();
-    const app = buildApp({
-      ds: t.ds,
-      logger: (await import("pino")).pino({ level: "silent" }),
-      adminApiKey: "x".repeat(20),
-      webhookSecret: "y".repeat(20),
-      currency: "USD",
-      reservationTtlSeconds: 900,
-      idempotencyTtlHours: 24,
-      rateLimitPerMinute: 100,
-      maxUnitsPerCustomerSku: 0,
-    });
+    const app = buildApp(testAppDeps(t.ds));
     const mounted = mountedRoutes(app).filter((r) => r.split(" ")[1].startsWith("/v1/")).sort();
     expect(documented).toEqual(mounted);
   });

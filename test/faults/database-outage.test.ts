@@ -3,14 +3,13 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { freePort } from "../support/service-process.js";
-import { ADMIN_KEY, WEBHOOK_SECRET } from "../support/test-app.js";
+import { ADMIN_KEY, testAppDeps } from "../support/test-app.js";
 
 /**
  * A scratch PostgreSQL server of this test's own, stopped and started again
@@ -36,17 +35,7 @@ beforeAll(async () => {
   ds = createDataSource(pgServer.url, { poolSize: 4, connectTimeoutMs: 1000, statementTimeoutMs: 5000, lockTimeoutMs: 2000 });
   await ds.initialize();
   await ds.runMigrations();
-  const app = buildApp({
-    ds,
-    logger: pino({ level: "silent" }),
-    adminApiKey: ADMIN_KEY,
-    webhookSecret: WEBHOOK_SECRET,
-    currency: "USD",
-    reservationTtlSeconds: 900,
-    idempotencyTtlHours: 24,
-    rateLimitPerMinute: 1_000_000,
-    maxUnitsPerCustomerSku: 0,
-  });
+  const app = buildApp(testAppDeps(ds));
   server = http.createServer(app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -15,28 +15,18 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { withRetry } from "../../src/db/with-retry.js";
 import { counterShardOf } from "../../src/metrics/record-purchase.js";
+import { freePort } from "../support/service-process.js";
 
 const PAYMENTS = Number(process.argv[2] ?? 1200);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
 const SKUS = 200;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId: string }[]> {
   const customers = Array.from({ length: 50 }, () => randomUUID());

@@ -22,6 +22,22 @@ export type TestApp = {
   close(): Promise<void>;
 };
 
+/** The app's dependencies as the tests use them; a test overrides what it is about. */
+export function testAppDeps(ds: DataSource, overrides: Partial<Omit<AppDeps, "ds">> = {}): AppDeps {
+  return {
+    ds,
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    adminApiKey: ADMIN_KEY,
+    webhookSecret: WEBHOOK_SECRET,
+    currency: "USD",
+    reservationTtlSeconds: 900,
+    idempotencyTtlHours: 24,
+    rateLimitPerMinute: 1_000_000, // the rate-limit test sets its own
+    maxUnitsPerCustomerSku: 0,
+    ...overrides,
+  };
+}
+
 /**
  * The real app on a real, freshly cloned database, listening on an ephemeral
  * port. One per test file (beforeAll); tests create their own data in it.
@@ -39,19 +55,12 @@ export async function startTestApp(
   });
   await ds.initialize();
   let url = "";
-  const app = buildApp({
-    ds,
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
-    adminApiKey: ADMIN_KEY,
-    webhookSecret: WEBHOOK_SECRET,
-    currency: "USD",
-    reservationTtlSeconds: 900,
-    idempotencyTtlHours: 24,
-    rateLimitPerMinute: 1_000_000, // the rate-limit test sets its own
-    maxUnitsPerCustomerSku: 0,
-    selfBaseUrl: () => url, // the sandbox payment provider delivers its webhooks here
-    ...overrides,
-  });
+  const app = buildApp(
+    testAppDeps(ds, {
+      selfBaseUrl: () => url, // the sandbox payment provider delivers its webhooks here
+      ...overrides,
+    }),
+  );
   const server = http.createServer(app);
   server.keepAliveTimeout = 60000;
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
