@@ -32,3 +32,41 @@ describe("the service process", () => {
     expect(pid).toBe(false);
   });
 });
+
+describe("npm start", () => {
+  it("when npm start gets SIGTERM (as from a supervisor), then the service drains, stops its postgres and npm exits 0", async () => {
+    const { spawn } = await import("node:child_process");
+    const fs = await import("node:fs");
+    const own = await newServiceConfig();
+    try {
+      const npm = spawn("npm", ["start", "--silent"], {
+        env: {
+          ...process.env,
+          DATABASE_URL: "",
+          DATA_DIR: own.dataDir,
+          PORT: String(own.port),
+          EMBEDDED_PG_PORT: String(own.pgPort),
+          ADMIN_API_KEY: SERVICE_ADMIN_KEY,
+          WEBHOOK_SECRET: "whsec_lifecycle_test_secret_0123",
+          LOG_LEVEL: "warn",
+        },
+        stdio: "ignore",
+      });
+      const exited = new Promise<number | null>((resolve) => npm.once("exit", (code) => resolve(code)));
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const ok = await fetch(`http://127.0.0.1:${own.port}/readyz`).then((r) => r.status === 200, () => false);
+        if (ok) break;
+        if (Date.now() > deadline) throw new Error("npm start: not ready in time");
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      npm.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      // Nothing outlived npm: the port is free and postgres has removed its pid file.
+      expect(await fetch(`http://127.0.0.1:${own.port}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+      expect(fs.existsSync(`${own.dataDir}/pg/postmaster.pid`)).toBe(false);
+    } finally {
+      removeDataDir(own.dataDir);
+    }
+  }, 120_000);
+});
