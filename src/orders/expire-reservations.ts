@@ -19,7 +19,11 @@ export async function expireReservations(ds: DataSource, batchSize = 100): Promi
   for (;;) {
     const n = await inTransaction(ds, async (m) => {
       const overdue = await lockOverdueOrders(m, batchSize);
-      for (const order of overdue) await expireLocked(m, order);
+      for (const order of overdue) await transitionOrder(m, order, "expired");
+      // One release for the whole batch: its product rows are then locked in
+      // one SKU-ordered statement, like everyone else's, not order by order
+      // (which could take SKU "B" before "A" and deadlock with a new order).
+      await releaseStock(m, overdue.flatMap((o) => o.lines), "expire");
       return overdue.length;
     });
     total += n;
