@@ -21,6 +21,8 @@ export type CellResult = {
   ratio: number | undefined;
   /** The invariant checks' summaries after the service run and after the raw run (both held, or the bench would have stopped). */
   invariants: { afterService?: string; afterRaw: string };
+  /** The service's resident memory right after its cell, MiB: flat across cells means no leak under load. */
+  serviceRssMiB?: number;
 };
 
 export type Machine = {
@@ -64,20 +66,21 @@ function outcomes(cell: CellResult): string {
 const fixed = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatTable(cells: CellResult[]): string {
-  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "outcomes"];
+  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "RSS MiB", "outcomes"];
   const rows = cells.map((cell) => {
     const raw = fixed(cell.raw.tps);
     const ratio = cell.ratio === undefined ? "-" : fixed(cell.ratio, 3);
     if (isSkipped(cell.service)) {
       // The full reason (which endpoint) is in the notes under the table.
-      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", ""];
+      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", "-", ""];
     }
     const s = cell.service;
     const rps = `${fixed(s.requestsPerSecond)}${s.exhausted ? "*" : ""}`;
-    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), outcomes(cell)];
+    const rss = cell.serviceRssMiB === undefined ? "-" : fixed(cell.serviceRssMiB);
+    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), rss, outcomes(cell)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = new Set([1, 2, 3, 4, 5, 6, 7]);
+  const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
   const line = (cols: string[]) => cols.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
 

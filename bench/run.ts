@@ -58,6 +58,8 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
   }
 
   const cells: CellResult[] = [];
+  // Resident memory of the service after each cell: it must stay flat over the run.
+  const rssAfterService: (number | undefined)[] = [];
   for (const name of options.workloads) {
     const workload = WORKLOADS[name];
     const skipped = await workload.probe(ctx);
@@ -71,7 +73,8 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
         const target = await workload.prepareService(ctx, connections);
         log(`${cell}: service, ${options.durationSeconds} s`);
         const result = await runLoad({ url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target });
-        log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx`);
+        log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`);
+        rssAfterService.push(svc.rssMiB());
         afterService = await checkInvariants(db, `${cell} (service)`);
         log(`  ${afterService}`);
         if (name === "orders-spread") ctx.measured.serviceOrderRps.set(connections, result.requestsPerSecond);
@@ -100,6 +103,7 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
         raw,
         ratio: "skipped" in serviceResult ? undefined : serviceResult.requestsPerSecond / raw.tps,
         invariants: { afterService, afterRaw },
+        serviceRssMiB: rssAfterService.at(-1),
       });
     }
   }

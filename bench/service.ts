@@ -31,6 +31,8 @@ export type RunningService = {
   databaseUrl(): string;
   /** Stops the service; resolves with its exit code (null when it had to be killed). */
   stop(): Promise<number | null>;
+  /** The service process's resident memory now, in MiB (undefined where /proc is missing). */
+  rssMiB(): number | undefined;
 };
 
 /** The settings the bench runs the service with, besides ports, paths and secrets (recorded in results.json). */
@@ -148,6 +150,14 @@ export async function startService(options: { repoRoot: string; runDir: string }
       return databaseUrl;
     },
     stop,
+    rssMiB() {
+      try {
+        const kib = /^VmRSS:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${child.pid}/status`, "utf8"))?.[1];
+        return kib ? Math.round(Number(kib) / 1024) : undefined;
+      } catch {
+        return undefined;
+      }
+    },
   };
 
   try {
