@@ -3,6 +3,7 @@ import { RateLimits1764000000001 } from "./1764000000001-RateLimits.js";
 import { HotPathTuning1764000000002 } from "./1764000000002-HotPathTuning.js";
 import { PlaceOrderFunction1764000000003 } from "./1764000000003-PlaceOrderFunction.js";
 import { ConfirmPaymentFunction1764000000004 } from "./1764000000004-ConfirmPaymentFunction.js";
+import { GenericPlansForHotFunctions1764000000005 } from "./1764000000005-GenericPlansForHotFunctions.js";
 
 /** Every migration, in order. A new migration is added here as well. */
 export const migrations = [
@@ -11,4 +12,5 @@ export const migrations = [
   HotPathTuning1764000000002,
   PlaceOrderFunction1764000000003,
   ConfirmPaymentFunction1764000000004,
+  GenericPlansForHotFunctions1764000000005,
 ];
