@@ -3,6 +3,8 @@ import { expect } from "vitest";
 import { signWebhook } from "../../src/payments/webhook-signature.js";
 import { uniqueKey } from "./factories.js";
 import { WEBHOOK_SECRET, type TestApp } from "./test-app.js";
+import type { PurchaseReport } from "../../src/metrics/read-purchases.js";
+import type { Reconciliation } from "../../src/metrics/reconcile-purchases.js";
 
 export type Auth = { auth: Record<string, string> };
 export type OrderBody = {
@@ -65,12 +67,7 @@ export async function deliverExpecting(t: TestApp, event: WebhookEvent, outcome:
 
 export const utcDay = (offsetDays = 0) => new Date(Date.now() + offsetDays * 86_400_000).toISOString().slice(0, 10);
 
-export type PurchaseReport = {
-  from: string;
-  to: string;
-  days: { day: string; purchases: number; revenueCents: number; uniqueCustomers: number }[];
-  totals: { purchases: number; revenueCents: number; uniqueCustomers: number };
-};
+export type { PurchaseReport };
 
 /** Yesterday..tomorrow by default, so a test that runs across UTC midnight still sees its confirmations. */
 export async function purchases(t: TestApp, from = utcDay(-1), to = utcDay(1)): Promise<PurchaseReport> {
@@ -79,13 +76,7 @@ export async function purchases(t: TestApp, from = utcDay(-1), to = utcDay(1)): 
   return res.body as PurchaseReport;
 }
 
-export type ReconciliationBody = {
-  checkedAt: string;
-  counters: { purchases: number; revenueCents: number };
-  events: { purchases: number; revenueCents: number };
-  drift: { purchases: number; revenueCents: number };
-  ok: boolean;
-};
+export type ReconciliationBody = Reconciliation;
 
 export async function reconciliation(t: TestApp): Promise<ReconciliationBody> {
   const res = await t.http().get("/v1/metrics/purchases/reconciliation").set(t.admin);
