@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
+import type { CpuPerRequest } from "./cpu-usage.js";
 
 /**
  * The results: one row per (workload, connections) cell, printed as a table
@@ -23,6 +24,8 @@ export type CellResult = {
   invariants: { afterService?: string; afterRaw: string };
   /** The service's resident memory right after its cell, MiB: flat across cells means no leak under load. */
   serviceRssMiB?: number;
+  /** CPU milliseconds per request (service cell) and per transaction (raw cell), by process group. */
+  cpuMs?: { service?: CpuPerRequest; raw?: CpuPerRequest };
 };
 
 export type Machine = {
@@ -66,21 +69,24 @@ function outcomes(cell: CellResult): string {
 const fixed = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatTable(cells: CellResult[]): string {
-  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "RSS MiB", "outcomes"];
+  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "RSS MiB", "CPU ms node+pg", "raw pg ms", "outcomes"];
   const rows = cells.map((cell) => {
     const raw = fixed(cell.raw.tps);
+    const rawPg = cell.cpuMs?.raw ? fixed(cell.cpuMs.raw.postgresMs, 2) : "-";
     const ratio = cell.ratio === undefined ? "-" : fixed(cell.ratio, 3);
     if (isSkipped(cell.service)) {
       // The full reason (which endpoint) is in the notes under the table.
-      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", "-", ""];
+      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", "-", "-", rawPg, ""];
     }
     const s = cell.service;
     const rps = `${fixed(s.requestsPerSecond)}${s.exhausted ? "*" : ""}`;
     const rss = cell.serviceRssMiB === undefined ? "-" : fixed(cell.serviceRssMiB);
-    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), rss, outcomes(cell)];
+    const svcCpu = cell.cpuMs?.service;
+    const cpu = svcCpu?.serviceMs !== undefined ? `${fixed(svcCpu.serviceMs, 2)}+${fixed(svcCpu.postgresMs, 2)}` : "-";
+    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), rss, cpu, rawPg, outcomes(cell)];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8]);
+  const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
   const line = (cols: string[]) => cols.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
 
@@ -122,6 +128,7 @@ export function writeResults(
       "service.latencyP50Ms/latencyP99Ms": "autocannon response latency percentiles, ms",
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
+      cpuMs: "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },
     cells: data.cells,
   };

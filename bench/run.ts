@@ -5,6 +5,7 @@ import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { checkInvariants, InvariantViolation } from "./invariants.js";
+import { describeCpu, measureCpu, type CpuPerRequest } from "./cpu-usage.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { parseOptions, type BenchOptions } from "./options.js";
@@ -58,6 +59,7 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
   }
 
   const cells: CellResult[] = [];
+  const pgDataDir = path.join(svc.dataDir, "pg");
   // Resident memory of the service after each cell: it must stay flat over the run.
   const rssAfterService: (number | undefined)[] = [];
   for (const name of options.workloads) {
@@ -69,10 +71,13 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
       const cell = `${name} @${connections} connections`;
       let serviceResult: LoadResult | { skipped: string } = { skipped: skipped ?? "" };
       let afterService: string | undefined;
+      let serviceCpu: CpuPerRequest | undefined;
       if (!skipped) {
         const target = await workload.prepareService(ctx, connections);
         log(`${cell}: service, ${options.durationSeconds} s`);
+        const cpuDone = measureCpu({ servicePid: svc.pid, pgDataDir });
         const result = await runLoad({ url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target });
+        serviceCpu = cpuDone(result.responses);
         log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`);
         rssAfterService.push(svc.rssMiB());
         afterService = await checkInvariants(db, `${cell} (service)`);
@@ -83,6 +88,7 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
 
       const transaction = await workload.prepareRaw(ctx, connections);
       log(`${cell}: raw SQL (${options.rawDriver}), ${options.durationSeconds} s`);
+      const rawCpuDone = measureCpu({ pgDataDir });
       const raw = await runRawSql(
         { databaseUrl: svc.databaseUrl(), clients: connections, durationSeconds: options.durationSeconds, transaction },
         options.rawDriver,
@@ -90,8 +96,10 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
         `${name}-${connections}`,
       );
       // Our own SQL failing means the physical-limit figure is not one.
+      const rawCpu = rawCpuDone(raw.transactions);
       if (raw.failed > 0) throw new Error(`${cell}: ${raw.failed} raw-SQL transactions failed; the raw script is broken`);
       log(`  ${fmt(raw.tps)} tps`);
+      log(`  CPU ms per request: ${describeCpu(serviceCpu)}; per raw transaction: ${describeCpu(rawCpu)}`);
       const afterRaw = await checkInvariants(db, `${cell} (raw SQL)`);
       log(`  ${afterRaw}`);
       if (name === "orders-spread") ctx.measured.rawOrderTps.set(connections, raw.tps);
@@ -104,6 +112,7 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
         ratio: "skipped" in serviceResult ? undefined : serviceResult.requestsPerSecond / raw.tps,
         invariants: { afterService, afterRaw },
         serviceRssMiB: rssAfterService.at(-1),
+        cpuMs: { service: serviceCpu, raw: rawCpu },
       });
     }
   }

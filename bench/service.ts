@@ -22,6 +22,8 @@ import { stopOrphan } from "../src/db/embedded-postgres.js";
  */
 export type RunningService = {
   baseUrl: string;
+  /** The service's process id (for CPU accounting). */
+  pid: number | undefined;
   adminKey: string;
   webhookSecret: string;
   dataDir: string;
@@ -46,10 +48,11 @@ export const BENCH_SERVICE_ENV: Record<string, string> = {
   // The per-customer limit (default 1200/min) would turn the measurement
   // into a count of 429s. The limiter still runs on every request.
   RATE_LIMIT_PER_MINUTE: "1000000",
-  // Likewise the per-customer cap on units of one SKU held (default 1000):
-  // the hot-SKU cells would turn into 409s. Set high rather than 0, so the
-  // code path (the customer-row lock) stays the one production runs.
-  MAX_UNITS_PER_CUSTOMER_SKU: "1000000000",
+  // The per-customer cap on units of one SKU held stays at its production
+  // default (0, off). With a cap, one customer's orders serialise on their
+  // customer row and each order sums the customer's held units: a policy
+  // cost the operator opts into, measured by setting it here.
+  MAX_UNITS_PER_CUSTOMER_SKU: "0",
   SHUTDOWN_GRACE_MS: "5000",
 };
 
@@ -108,7 +111,9 @@ export async function startService(options: { repoRoot: string; runDir: string }
   delete env.DATABASE_URL;
 
   const logFd = fs.openSync(logFile, "a", 0o644);
-  const child = spawn(process.execPath, [path.join(options.repoRoot, "dist/src/main.js")], {
+  // BENCH_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, path.join(options.repoRoot, "dist/src/main.js")], {
     cwd: options.repoRoot,
     env,
     stdio: ["ignore", logFd, logFd],
@@ -136,6 +141,7 @@ export async function startService(options: { repoRoot: string; runDir: string }
 
   const service: RunningService = {
     baseUrl,
+    pid: child.pid,
     adminKey,
     webhookSecret,
     dataDir,
