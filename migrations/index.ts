@@ -4,6 +4,7 @@ import { HotPathTuning1764000000002 } from "./1764000000002-HotPathTuning.js";
 import { PlaceOrderFunction1764000000003 } from "./1764000000003-PlaceOrderFunction.js";
 import { ConfirmPaymentFunction1764000000004 } from "./1764000000004-ConfirmPaymentFunction.js";
 import { GenericPlansForHotFunctions1764000000005 } from "./1764000000005-GenericPlansForHotFunctions.js";
+import { PlaceOrdersBatch1764000000006 } from "./1764000000006-PlaceOrdersBatch.js";
 
 /** Every migration, in order. A new migration is added here as well. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   PlaceOrderFunction1764000000003,
   ConfirmPaymentFunction1764000000004,
   GenericPlansForHotFunctions1764000000005,
+  PlaceOrdersBatch1764000000006,
 ];

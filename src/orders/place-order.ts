@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import { sqlOne } from "../db/sql.js";
+import { Batcher, type ItemResult } from "../db/batcher.js";
+import { sql, sqlOne } from "../db/sql.js";
 import { withRetry } from "../db/with-retry.js";
 import {
   IdempotencyKeyInUseError,
@@ -25,13 +26,95 @@ const PROBLEM_TEMPLATES = (() => {
 
 type PlaceRow = { outcome: "placed" | "refused" | "replayed" | "in_use" | "reused"; status: number; body: unknown; headers: Record<string, string> };
 
+/** The arguments of one orderlock_place_order call; a batch sends a JSON array of them. */
+type Placement = {
+  owner: string | null;
+  key: string | null;
+  fingerprint: string | null;
+  keyTtlHours: number;
+  orderId: string;
+  customerId: string;
+  skus: string[];
+  qtys: number[];
+  holdSeconds: number;
+  cap: number;
+};
+
+/**
+ * Batching of concurrent orders (src/db/batcher.ts): at most PLACE_IN_FLIGHT
+ * calls per process in the database at once, each a batch of up to
+ * PLACE_BATCH_MAX orders that arrived while the others were in flight. Fewer
+ * calls than the pool has connections, so the other paths always find one.
+ */
+const PLACE_IN_FLIGHT = 2;
+const PLACE_BATCH_MAX = 32;
+const placers = new WeakMap<DataSource, Batcher<Placement, PlaceRow>>();
+
+function placerFor(ds: DataSource): Batcher<Placement, PlaceRow> {
+  let placer = placers.get(ds);
+  if (!placer) {
+    placer = new Batcher((batch) => placeBatch(ds, batch), { maxInFlight: PLACE_IN_FLIGHT, maxBatch: PLACE_BATCH_MAX });
+    placers.set(ds, placer);
+  }
+  return placer;
+}
+
+/** One database call, its own transaction: the single-order function, or the batch one (migration 6). */
+async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
+  const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
+  try {
+    if (batch.length === 1) {
+      const p = batch[0];
+      const row = await sqlOne<PlaceRow>(ds.manager, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+        p.owner, p.key, p.fingerprint, p.keyTtlHours, p.orderId, p.customerId, p.skus, p.qtys, p.holdSeconds, p.cap, PROBLEM_TEMPLATES,
+      ]);
+      return [row!];
+    }
+    const { rows } = await sql<PlaceRow & { pos: number }>(ds.manager, `SELECT * FROM orderlock_place_orders($1, $2)`, [
+      JSON.stringify(batch),
+      PROBLEM_TEMPLATES,
+    ]);
+    const byPosition: PlaceRow[] = [];
+    for (const r of rows) byPosition[r.pos - 1] = r;
+    return byPosition;
+  } finally {
+    end();
+  }
+}
+
+/**
+ * A batch is one transaction, retried whole on deadlocks and serialisation
+ * failures. If it still fails, its orders are placed one by one, so an order
+ * that cannot be placed fails alone and the others are unaffected (a
+ * replayed key simply replays, should the batch have committed after all).
+ */
+async function placeBatch(ds: DataSource, batch: Placement[]): Promise<ItemResult<PlaceRow>[]> {
+  const alone = async (p: Placement): Promise<ItemResult<PlaceRow>> => {
+    try {
+      return { ok: true, value: (await withRetry(() => callPlace(ds, [p])))[0] };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+  if (batch.length === 1) return [await alone(batch[0])];
+  try {
+    return (await withRetry(() => callPlace(ds, batch))).map((value) => ({ ok: true, value }));
+  } catch {
+    return Promise.all(batch.map(alone));
+  }
+}
+
 /**
  * Places an order, all or nothing, honouring its Idempotency-Key, as ONE
  * database call: orderlock_place_order (migration PlaceOrderFunction) is its
  * own transaction, and takes, in order, the key's advisory lock, the customer
  * row (only with a per-customer cap), then every product row of the order
- * in SKU order, held only until the COMMIT of that same statement. The
- * answer, first or stored, comes back from the database:
+ * in SKU order, held only until the COMMIT of that same statement. Orders
+ * that arrive while others are in the database go together as one call of
+ * orderlock_place_orders (migration PlaceOrdersBatch): the same function per
+ * order, in arrival order, in one transaction that locks every row of the
+ * batch up front in that same order. The answer, first or stored, comes back
+ * from the database:
  *   201 the order (Location, ETag) · 409 out_of_stock listing every short
  *   line · 422 unknown SKUs · replayed: the stored answer.
  * A key in flight → 409 idempotency_key_in_use; another request under the
@@ -45,25 +128,17 @@ export async function placeOrder(
 ): Promise<CommandOutcome> {
   const key = request.idempotency?.key;
   crashPoint("order:before-statement", key);
-  const row = await withRetry(async () => {
-    const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
-    try {
-      return (await sqlOne<PlaceRow>(ds.manager, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-        request.idempotency?.scope ?? null,
-        key ?? null,
-        request.idempotency?.fingerprint ?? null,
-        policy.idempotencyTtlHours,
-        randomUUID(),
-        request.customerId,
-        request.lines.map((l) => l.sku),
-        request.lines.map((l) => l.quantity),
-        policy.reservationTtlSeconds,
-        policy.maxUnitsPerCustomerSku,
-        PROBLEM_TEMPLATES,
-      ]))!;
-    } finally {
-      end();
-    }
+  const row = await placerFor(ds).submit({
+    owner: request.idempotency?.scope ?? null,
+    key: key ?? null,
+    fingerprint: request.idempotency?.fingerprint ?? null,
+    keyTtlHours: policy.idempotencyTtlHours,
+    orderId: randomUUID(),
+    customerId: request.customerId,
+    skus: request.lines.map((l) => l.sku),
+    qtys: request.lines.map((l) => l.quantity),
+    holdSeconds: policy.reservationTtlSeconds,
+    cap: policy.maxUnitsPerCustomerSku,
   });
   if (row.outcome === "in_use") {
     idempotencyMetrics.inUse.inc();

@@ -1,0 +1,71 @@
+import type { MigrationInterface, QueryRunner } from "typeorm";
+
+/**
+ * Several orders in ONE transaction (`orderlock_place_orders`): the service
+ * batches the orders that arrive while earlier ones are in the database
+ * (src/db/batcher.ts), so under load one call, one lock acquisition per
+ * product row and one commit serve a whole batch. On a hot SKU that is the
+ * difference that matters: the row is locked once per batch, not once per
+ * order, so it stops being a per-order serialisation point.
+ *
+ * What must stay true:
+ * - Each element of p_orders carries the arguments of one orderlock_place_order
+ *   call (owner, key, fingerprint, keyTtlHours, orderId, customerId, skus,
+ *   qtys, holdSeconds, cap); p_problems is shared.
+ * - Lock order is the one every path uses: customers by id (only with a
+ *   per-customer cap), then products by SKU; all of them up front, for the
+ *   whole batch, so a batch cannot deadlock with another batch or with any
+ *   single-row path.
+ * - Each order is exactly orderlock_place_order (migration 3): its own
+ *   Idempotency-Key claim, all-or-nothing stock check against the rows as
+ *   the earlier orders of the batch left them, its own stored answer. Orders
+ *   are applied in the batch's order (arrival order), so the last unit goes
+ *   to the first of them. Two orders with one key in a batch: the second
+ *   sees the first's stored answer (same transaction) and replays it, or is
+ *   refused as a reuse.
+ * - Nothing is acknowledged before the COMMIT of the whole batch; a failed
+ *   batch writes nothing (the service then retries its orders one by one, so
+ *   one bad order cannot fail the others).
+ */
+export class PlaceOrdersBatch1764000000006 implements MigrationInterface {
+  name = "PlaceOrdersBatch1764000000006";
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`
+      CREATE FUNCTION orderlock_place_orders(
+        p_orders jsonb, p_problems jsonb
+      ) RETURNS TABLE (pos int, outcome text, status int, body jsonb, headers jsonb)
+      LANGUAGE plpgsql VOLATILE
+      AS $fn$
+      DECLARE
+        v_o record;
+      BEGIN
+        -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN is a
+        -- sequential scan of the table; this one is an index scan.)
+        PERFORM 1 FROM customers c
+          WHERE c.id = ANY(ARRAY(SELECT (e ->> 'customerId')::uuid FROM jsonb_array_elements(p_orders) e
+                                  WHERE (e ->> 'cap')::int > 0))
+          ORDER BY c.id FOR NO KEY UPDATE;
+        PERFORM 1 FROM products p
+          WHERE p.sku = ANY(ARRAY(SELECT jsonb_array_elements_text(e -> 'skus') FROM jsonb_array_elements(p_orders) e))
+          ORDER BY p.sku FOR UPDATE;
+
+        FOR v_o IN SELECT x.e, x.n FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) LOOP
+          RETURN QUERY
+            SELECT v_o.n::int, f.outcome, f.status, f.body, f.headers
+              FROM orderlock_place_order(
+                v_o.e ->> 'owner', v_o.e ->> 'key', v_o.e ->> 'fingerprint', (v_o.e ->> 'keyTtlHours')::int,
+                (v_o.e ->> 'orderId')::uuid, (v_o.e ->> 'customerId')::uuid,
+                ARRAY(SELECT a.t FROM jsonb_array_elements_text(v_o.e -> 'skus') WITH ORDINALITY a(t, i) ORDER BY a.i),
+                ARRAY(SELECT a.t::int FROM jsonb_array_elements_text(v_o.e -> 'qtys') WITH ORDINALITY a(t, i) ORDER BY a.i),
+                (v_o.e ->> 'holdSeconds')::int, (v_o.e ->> 'cap')::int, p_problems) f;
+        END LOOP;
+      END
+      $fn$`);
+    await q.query(`ALTER FUNCTION orderlock_place_orders(jsonb, jsonb) SET plan_cache_mode = force_generic_plan`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query(`DROP FUNCTION IF EXISTS orderlock_place_orders(jsonb, jsonb)`);
+  }
+}

@@ -1,0 +1,80 @@
+import { describe, expect, it } from "vitest";
+import { Batcher, type ItemResult } from "../../src/db/batcher.js";
+
+/** A run whose batches the test releases by hand, recording what each batch held. */
+function controlledRun() {
+  const batches: number[][] = [];
+  const release: (() => void)[] = [];
+  const run = (items: number[]): Promise<ItemResult<number>[]> => {
+    batches.push(items);
+    return new Promise((resolve) =>
+      release.push(() => resolve(items.map((n) => (n < 0 ? { ok: false, error: new Error(`bad ${n}`) } : { ok: true, value: n * 10 })))),
+    );
+  };
+  return { batches, release, run };
+}
+
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe("Batcher", () => {
+  it("when items arrive while the in-flight limit is reached, then they wait and go together, in arrival order, as soon as one batch finishes", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { maxInFlight: 1, maxBatch: 10 });
+    const first = b.submit(1);
+    const rest = [2, 3, 4].map((n) => b.submit(n));
+    await settle();
+    expect(c.batches).toEqual([[1]]); // light load: the first goes alone, at once
+    c.release[0]();
+    expect(await first).toBe(10);
+    await settle();
+    expect(c.batches).toEqual([[1], [2, 3, 4]]);
+    c.release[1]();
+    expect(await Promise.all(rest)).toEqual([20, 30, 40]);
+  });
+
+  it("when more items wait than a batch holds, then batches are cut at maxBatch and run up to maxInFlight at once", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { maxInFlight: 2, maxBatch: 3 });
+    const all = Array.from({ length: 9 }, (_, i) => b.submit(i + 1));
+    await settle();
+    expect(c.batches).toEqual([[1], [2]]);
+    c.release[0]();
+    c.release[1]();
+    await settle();
+    expect(c.batches).toEqual([[1], [2], [3, 4, 5], [6, 7, 8]]);
+    c.release[2]();
+    await settle();
+    expect(c.batches.at(-1)).toEqual([9]);
+    c.release[3]();
+    c.release[4]();
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+  });
+
+  it("when one item of a batch fails, then only that item's caller sees the error; when the whole run fails, every item's caller does", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { maxInFlight: 1, maxBatch: 10 });
+    const head = b.submit(0);
+    const good = b.submit(5);
+    const bad = b.submit(-1);
+    c.release[0]();
+    await head;
+    await settle();
+    c.release[1]();
+    expect(await good).toBe(50);
+    await expect(bad).rejects.toThrow("bad -1");
+
+    let down = true;
+    const flaky = new Batcher<number, number>(
+      async (items) => {
+        if (down) throw new Error("database down");
+        return items.map((n) => ({ ok: true, value: n }));
+      },
+      { maxInFlight: 1, maxBatch: 10 },
+    );
+    const results = await Promise.allSettled([1, 2, 3].map((n) => flaky.submit(n)));
+    expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
+    // …and the batcher takes new work afterwards: nothing stays counted in flight.
+    down = false;
+    expect(await Promise.all([4, 5].map((n) => flaky.submit(n)))).toEqual([4, 5]);
+  });
+});
