@@ -5,6 +5,7 @@ import { PlaceOrderFunction1764000000003 } from "./1764000000003-PlaceOrderFunct
 import { ConfirmPaymentFunction1764000000004 } from "./1764000000004-ConfirmPaymentFunction.js";
 import { GenericPlansForHotFunctions1764000000005 } from "./1764000000005-GenericPlansForHotFunctions.js";
 import { PlaceOrdersBatch1764000000006 } from "./1764000000006-PlaceOrdersBatch.js";
+import { ConfirmPaymentsBatch1764000000007 } from "./1764000000007-ConfirmPaymentsBatch.js";
 
 /** Every migration, in order. A new migration is added here as well. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   ConfirmPaymentFunction1764000000004,
   GenericPlansForHotFunctions1764000000005,
   PlaceOrdersBatch1764000000006,
+  ConfirmPaymentsBatch1764000000007,
 ];

@@ -1,10 +1,74 @@
 import type { DataSource } from "typeorm";
-import { sqlOne } from "../db/sql.js";
+import { Batcher, type ItemResult } from "../db/batcher.js";
+import { sql, sqlOne } from "../db/sql.js";
 import { withRetry } from "../db/with-retry.js";
 import { crashPoint } from "../fault-injection.js";
 import { counterShardOf } from "../metrics/record-purchase.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
 import type { EventVerdict } from "./payment-store.js";
+
+type SuccessEvent = { eventId: string; paymentId: string | null; amountCents: number };
+
+/**
+ * Batching of concurrent success events (src/db/batcher.ts), like orders: at
+ * most CONFIRM_IN_FLIGHT calls in the database per process, each a batch of
+ * the events that arrived meanwhile (orderlock_confirm_payments, migration
+ * ConfirmPaymentsBatch: every row of the batch locked up front in the same
+ * order, each event settled exactly as alone, the counters moved once).
+ */
+const CONFIRM_IN_FLIGHT = 2;
+const CONFIRM_BATCH_MAX = 32;
+const confirmers = new WeakMap<DataSource, Batcher<SuccessEvent, EventVerdict>>();
+
+function confirmerFor(ds: DataSource): Batcher<SuccessEvent, EventVerdict> {
+  let confirmer = confirmers.get(ds);
+  if (!confirmer) {
+    confirmer = new Batcher((batch) => confirmBatch(ds, batch), { maxInFlight: CONFIRM_IN_FLIGHT, maxBatch: CONFIRM_BATCH_MAX });
+    confirmers.set(ds, confirmer);
+  }
+  return confirmer;
+}
+
+/** One database call, its own transaction. The counter shard is the first payment's (any shard will do: reads sum them). */
+async function callConfirm(ds: DataSource, batch: SuccessEvent[]): Promise<EventVerdict[]> {
+  const shard = batch[0].paymentId ? counterShardOf(batch[0].paymentId) : 0;
+  const end = concurrencyMetrics.lockWait.startTimer({ path: "confirm" });
+  try {
+    if (batch.length === 1) {
+      const e = batch[0];
+      const row = await sqlOne<EventVerdict>(ds.manager, `SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
+        e.eventId, e.paymentId, e.amountCents, shard,
+      ]);
+      return [row!];
+    }
+    const { rows } = await sql<EventVerdict & { pos: number }>(ds.manager, `SELECT * FROM orderlock_confirm_payments($1, $2)`, [
+      JSON.stringify(batch),
+      shard,
+    ]);
+    const byPosition: EventVerdict[] = [];
+    for (const { pos, ...verdict } of rows) byPosition[pos - 1] = verdict;
+    return byPosition;
+  } finally {
+    end();
+  }
+}
+
+/** Retried whole; if it still fails, its events are confirmed one by one, so one cannot fail the others. */
+async function confirmBatch(ds: DataSource, batch: SuccessEvent[]): Promise<ItemResult<EventVerdict>[]> {
+  const alone = async (e: SuccessEvent): Promise<ItemResult<EventVerdict>> => {
+    try {
+      return { ok: true, value: (await withRetry(() => callConfirm(ds, [e])))[0] };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  };
+  if (batch.length === 1) return [await alone(batch[0])];
+  try {
+    return (await withRetry(() => callConfirm(ds, batch))).map((value) => ({ ok: true, value }));
+  } catch {
+    return Promise.all(batch.map(alone));
+  }
+}
 
 /**
  * The success signal (`payment.succeeded`) for one event, applied at most
@@ -29,27 +93,15 @@ import type { EventVerdict } from "./payment-store.js";
  * rows are held only within the one statement and its COMMIT. A lost
  * compare-and-swap is raised as 40001 and, like a deadlock, retries the whole
  * call; a crash before COMMIT leaves no trace, so the provider's redelivery
- * is processed as if it were the first.
+ * is processed as if it were the first. Events that arrive while others are
+ * in the database are confirmed together, in one call (see below).
  */
 export async function confirmPayment(
   ds: DataSource,
   event: { id: string; paymentId: string | null; amountCents: number },
 ): Promise<EventVerdict> {
-  const shard = event.paymentId ? counterShardOf(event.paymentId) : 0;
   crashPoint("confirm:before-statement", event.id);
-  const verdict = await withRetry(async () => {
-    const end = concurrencyMetrics.lockWait.startTimer({ path: "confirm" });
-    try {
-      return (await sqlOne<EventVerdict>(ds.manager, `SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
-        event.id,
-        event.paymentId,
-        event.amountCents,
-        shard,
-      ]))!;
-    } finally {
-      end();
-    }
-  });
+  const verdict = await confirmerFor(ds).submit({ eventId: event.id, paymentId: event.paymentId, amountCents: event.amountCents });
   crashPoint("confirm:after-commit", event.id);
   return verdict;
 }
