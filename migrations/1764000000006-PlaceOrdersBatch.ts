@@ -20,9 +20,9 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  *   Idempotency-Key claim, all-or-nothing stock check against the rows as
  *   the earlier orders of the batch left them, its own stored answer. Orders
  *   are applied in the batch's order (arrival order), so the last unit goes
- *   to the first of them. Two orders with one key in a batch: the second
- *   sees the first's stored answer (same transaction) and replays it, or is
- *   refused as a reuse.
+ *   to the first of them. Two orders with one key in a batch: the first is
+ *   still in flight (uncommitted) when the second is looked at, so the second
+ *   gets in_use, exactly as it would alone.
  * - Nothing is acknowledged before the COMMIT of the whole batch; a failed
  *   batch writes nothing (the service then retries its orders one by one, so
  *   one bad order cannot fail the others).
@@ -39,6 +39,7 @@ export class PlaceOrdersBatch1764000000006 implements MigrationInterface {
       AS $fn$
       DECLARE
         v_o record;
+        v_keys text[] := '{}';
       BEGIN
         -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN is a
         -- sequential scan of the table; this one is an index scan.)
@@ -51,6 +52,16 @@ export class PlaceOrdersBatch1764000000006 implements MigrationInterface {
           ORDER BY p.sku FOR UPDATE;
 
         FOR v_o IN SELECT x.e, x.n FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) LOOP
+          -- A key already used earlier in this batch belongs to a request that
+          -- is still in flight (its transaction is this one): 409 in_use, as
+          -- for a concurrent request alone.
+          IF v_o.e ->> 'key' IS NOT NULL THEN
+            IF (v_o.e ->> 'owner') || E'\\n' || (v_o.e ->> 'key') = ANY(v_keys) THEN
+              RETURN QUERY SELECT v_o.n::int, 'in_use'::text, 409, NULL::jsonb, NULL::jsonb;
+              CONTINUE;
+            END IF;
+            v_keys := v_keys || ((v_o.e ->> 'owner') || E'\\n' || (v_o.e ->> 'key'));
+          END IF;
           RETURN QUERY
             SELECT v_o.n::int, f.outcome, f.status, f.body, f.headers
               FROM orderlock_place_order(

@@ -62,7 +62,7 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
     expect((await reservedOf(p.sku)).reserved).toBe(3);
   });
 
-  it("when one Idempotency-Key appears twice in a batch, then one order exists and the second gets the first's answer; another request under it gets reused", async () => {
+  it("when one Idempotency-Key appears twice in a batch, then the later request gets 409 in_use (the first is still in flight), and one order exists", async () => {
     const c = await createCustomer(t);
     const p = await createProduct(t, { onHand: 10 });
     const key = uniqueKey();
@@ -70,12 +70,16 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
       placement(c.id, [[p.sku, 1]], key),
       placement(c.id, [[p.sku, 1]], key),
       placement(c.id, [[p.sku, 5]], key, "another-fingerprint"),
+      placement(c.id, [[p.sku, 2]]),
     ]);
-    expect(rows.map((r) => r.outcome)).toEqual(["placed", "replayed", "reused"]);
-    expect(rows[1].body).toEqual(rows[0].body);
-    expect((await reservedOf(p.sku)).reserved).toBe(1);
+    expect(rows.map((r) => [r.outcome, r.status])).toEqual([["placed", 201], ["in_use", 409], ["in_use", 409], ["placed", 201]]);
+    expect((await reservedOf(p.sku)).reserved).toBe(3);
     const orders = (await t.ds.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id = $1`, [c.id])) as { n: number }[];
-    expect(orders[0].n).toBe(1);
+    expect(orders[0].n).toBe(2);
+    // Once it has committed, the same request replays it.
+    const [again] = await placeBatch([placement(c.id, [[p.sku, 1]], key), placement(c.id, [[p.sku, 1]])]);
+    expect(again.outcome).toBe("replayed");
+    expect(again.body).toEqual(rows[0].body);
   });
 });
 
