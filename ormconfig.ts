@@ -50,6 +50,10 @@ export function dataSourceOptions(url: string, db: DbSettings = defaultDbSetting
       // Bounded waits everywhere: no request hangs on a stuck lock or a lost server.
       statement_timeout: db.statementTimeoutMs,
       lock_timeout: db.lockTimeoutMs,
+      // Client side: a call whose answer never comes (a connection dead
+      // without a reset) fails after this, rather than hanging its request,
+      // or a whole batch (src/db/batcher.ts), for the keep-alive's hours.
+      query_timeout: db.statementTimeoutMs + 5000,
       idle_in_transaction_session_timeout: Math.max(db.statementTimeoutMs * 2, 10000),
       idleTimeoutMillis: 30000,
       keepAlive: true,

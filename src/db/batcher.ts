@@ -1,3 +1,7 @@
+import { ServiceUnavailableError } from "../errors.js";
+import { isDataError } from "./postgres-errors.js";
+import { withRetry } from "./with-retry.js";
+
 /**
  * Natural batching (group commit for requests): items submitted while
  * `maxInFlight` batches are already in the database wait, and go together as
@@ -21,7 +25,21 @@ export type BatcherOptions = {
   maxInFlight: number;
   /** Items in one batch at most. */
   maxBatch: number;
+  /**
+   * Items that may wait at most; one more is refused at once with
+   * `overflow()` (load shedding: a quick 503, not a queue that outlives the
+   * clients' patience). Each call is bounded in time by the pool's
+   * query_timeout, so a wait is bounded too.
+   */
+  maxWaiting: number;
+  overflow: () => Error;
 };
+
+/** The service's waiting limit: beyond it a request gets 503 at once. */
+export const SHED_LOAD = {
+  maxWaiting: 2000,
+  overflow: () => new ServiceUnavailableError("The service is overloaded; retry shortly."),
+} as const;
 
 type Waiting<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void };
 
@@ -37,6 +55,7 @@ export class Batcher<I, O> {
   }
 
   submit(item: I): Promise<O> {
+    if (this.queue.length >= this.options.maxWaiting) return Promise.reject(this.options.overflow());
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.dispatch();
@@ -47,11 +66,13 @@ export class Batcher<I, O> {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight += 1;
-      this.run(batch.map((w) => w.item))
+      // (An exception thrown by run itself, not only a rejection, must reach every item.)
+      Promise.resolve()
+        .then(() => this.run(batch.map((w) => w.item)))
         .then(
           (results) => {
             batch.forEach((w, i) => {
-              const r = results[i];
+              const r = Array.isArray(results) ? results[i] : undefined;
               if (!r) w.reject(new Error(`Batcher: no result for item ${i} of ${batch.length}`));
               else if (r.ok) w.resolve(r.value);
               else w.reject(r.error);
@@ -65,4 +86,31 @@ export class Batcher<I, O> {
         });
     }
   }
+}
+
+/**
+ * Runs a batch as ONE call (its own transaction, retried whole on deadlocks
+ * and serialisation failures). If it still fails with a data error, which one
+ * item may have caused, the items run again one at a time, in arrival order,
+ * so that item fails alone (one at a time: a failed batch must not take more
+ * pool connections than it had). Any other failure (a timeout, the database
+ * unreachable) is every item's: repeating it per item would only multiply it.
+ * Re-running an item whose batch did commit after all is harmless: orders
+ * carry a required Idempotency-Key (replayed), events an event id (duplicate).
+ */
+export async function callBatchOrEachAlone<I, O>(batch: I[], call: (items: I[]) => Promise<O[]>): Promise<ItemResult<O>[]> {
+  try {
+    return (await withRetry(() => call(batch))).map((value) => ({ ok: true, value }));
+  } catch (error) {
+    if (batch.length === 1 || !isDataError(error)) return batch.map(() => ({ ok: false, error }));
+  }
+  const results: ItemResult<O>[] = [];
+  for (const item of batch) {
+    try {
+      results.push({ ok: true, value: (await withRetry(() => call([item])))[0] });
+    } catch (error) {
+      results.push({ ok: false, error });
+    }
+  }
+  return results;
 }

@@ -39,6 +39,7 @@ const CONNECTION_MESSAGES = [
   "the database system is shutting down",
   "terminating connection",
   "Client was closed",
+  "Query read timeout", // the pool's query_timeout: no answer from the server in time
 ];
 
 export function classifyError(err: unknown): ErrorClass {
@@ -78,4 +79,15 @@ export function classifyError(err: unknown): ErrorClass {
 export function isRetryableSqlError(err: unknown): boolean {
   const c = classifyError(err);
   return c === "serialization_failure" || c === "deadlock";
+}
+
+/**
+ * An error about the data of the statement (SQLSTATE class 22 data exception,
+ * 23 integrity constraint, P0 raised by our PL/pgSQL): in a batch, one item
+ * may have caused it. Timeouts, lock waits, connection loss are not: they
+ * would hit every item alike.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = sqlState(err);
+  return code !== undefined && /^(22|23|P0)/.test(code);
 }

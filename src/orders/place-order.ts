@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import { Batcher, type ItemResult } from "../db/batcher.js";
+import { Batcher, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { sql, sqlOne } from "../db/sql.js";
-import { withRetry } from "../db/with-retry.js";
 import {
   IdempotencyKeyInUseError,
   IdempotencyKeyReusedError,
@@ -53,7 +52,11 @@ const placers = new WeakMap<DataSource, Batcher<Placement, PlaceRow>>();
 function placerFor(ds: DataSource): Batcher<Placement, PlaceRow> {
   let placer = placers.get(ds);
   if (!placer) {
-    placer = new Batcher((batch) => placeBatch(ds, batch), { maxInFlight: PLACE_IN_FLIGHT, maxBatch: PLACE_BATCH_MAX });
+    placer = new Batcher((batch) => callBatchOrEachAlone(batch, (items) => callPlace(ds, items)), {
+      maxInFlight: PLACE_IN_FLIGHT,
+      maxBatch: PLACE_BATCH_MAX,
+      ...SHED_LOAD,
+    });
     placers.set(ds, placer);
   }
   return placer;
@@ -79,28 +82,6 @@ async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]
     return byPosition;
   } finally {
     end();
-  }
-}
-
-/**
- * A batch is one transaction, retried whole on deadlocks and serialisation
- * failures. If it still fails, its orders are placed one by one, so an order
- * that cannot be placed fails alone and the others are unaffected (a
- * replayed key simply replays, should the batch have committed after all).
- */
-async function placeBatch(ds: DataSource, batch: Placement[]): Promise<ItemResult<PlaceRow>[]> {
-  const alone = async (p: Placement): Promise<ItemResult<PlaceRow>> => {
-    try {
-      return { ok: true, value: (await withRetry(() => callPlace(ds, [p])))[0] };
-    } catch (error) {
-      return { ok: false, error };
-    }
-  };
-  if (batch.length === 1) return [await alone(batch[0])];
-  try {
-    return (await withRetry(() => callPlace(ds, batch))).map((value) => ({ ok: true, value }));
-  } catch {
-    return Promise.all(batch.map(alone));
   }
 }
 

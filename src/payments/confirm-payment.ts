@@ -1,7 +1,6 @@
 import type { DataSource } from "typeorm";
-import { Batcher, type ItemResult } from "../db/batcher.js";
+import { Batcher, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { sql, sqlOne } from "../db/sql.js";
-import { withRetry } from "../db/with-retry.js";
 import { crashPoint } from "../fault-injection.js";
 import { counterShardOf } from "../metrics/record-purchase.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
@@ -23,7 +22,11 @@ const confirmers = new WeakMap<DataSource, Batcher<SuccessEvent, EventVerdict>>(
 function confirmerFor(ds: DataSource): Batcher<SuccessEvent, EventVerdict> {
   let confirmer = confirmers.get(ds);
   if (!confirmer) {
-    confirmer = new Batcher((batch) => confirmBatch(ds, batch), { maxInFlight: CONFIRM_IN_FLIGHT, maxBatch: CONFIRM_BATCH_MAX });
+    confirmer = new Batcher((batch) => callBatchOrEachAlone(batch, (items) => callConfirm(ds, items)), {
+      maxInFlight: CONFIRM_IN_FLIGHT,
+      maxBatch: CONFIRM_BATCH_MAX,
+      ...SHED_LOAD,
+    });
     confirmers.set(ds, confirmer);
   }
   return confirmer;
@@ -50,23 +53,6 @@ async function callConfirm(ds: DataSource, batch: SuccessEvent[]): Promise<Event
     return byPosition;
   } finally {
     end();
-  }
-}
-
-/** Retried whole; if it still fails, its events are confirmed one by one, so one cannot fail the others. */
-async function confirmBatch(ds: DataSource, batch: SuccessEvent[]): Promise<ItemResult<EventVerdict>[]> {
-  const alone = async (e: SuccessEvent): Promise<ItemResult<EventVerdict>> => {
-    try {
-      return { ok: true, value: (await withRetry(() => callConfirm(ds, [e])))[0] };
-    } catch (error) {
-      return { ok: false, error };
-    }
-  };
-  if (batch.length === 1) return [await alone(batch[0])];
-  try {
-    return (await withRetry(() => callConfirm(ds, batch))).map((value) => ({ ok: true, value }));
-  } catch {
-    return Promise.all(batch.map(alone));
   }
 }
 

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { Batcher, type ItemResult } from "../db/batcher.js";
+import { Batcher, SHED_LOAD, type ItemResult } from "../db/batcher.js";
 import { sql } from "../db/sql.js";
 
 /**
@@ -74,7 +74,7 @@ const counters = new WeakMap<DataSource, Batcher<Take, RateLimitDecision>>();
 export function consumeRateLimit(ds: DataSource, key: string, limit: number): Promise<RateLimitDecision> {
   let counter = counters.get(ds);
   if (!counter) {
-    counter = new Batcher((takes) => countBatch(ds, takes), { maxInFlight: 1, maxBatch: 256 });
+    counter = new Batcher((takes) => countBatch(ds, takes), { maxInFlight: 1, maxBatch: 256, ...SHED_LOAD });
     counters.set(ds, counter);
   }
   return counter.submit({ key, limit });

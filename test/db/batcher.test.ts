@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Batcher, type ItemResult } from "../../src/db/batcher.js";
+import { Batcher, callBatchOrEachAlone, type ItemResult } from "../../src/db/batcher.js";
 
 /** A run whose batches the test releases by hand, recording what each batch held. */
 function controlledRun() {
@@ -14,12 +14,13 @@ function controlledRun() {
   return { batches, release, run };
 }
 
+const LIMITS = { maxInFlight: 1, maxBatch: 10, maxWaiting: 100, overflow: () => new Error("overloaded") };
 const settle = () => new Promise((r) => setImmediate(r));
 
 describe("Batcher", () => {
   it("when items arrive while the in-flight limit is reached, then they wait and go together, in arrival order, as soon as one batch finishes", async () => {
     const c = controlledRun();
-    const b = new Batcher(c.run, { maxInFlight: 1, maxBatch: 10 });
+    const b = new Batcher(c.run, LIMITS);
     const first = b.submit(1);
     const rest = [2, 3, 4].map((n) => b.submit(n));
     await settle();
@@ -34,7 +35,7 @@ describe("Batcher", () => {
 
   it("when more items wait than a batch holds, then batches are cut at maxBatch and run up to maxInFlight at once", async () => {
     const c = controlledRun();
-    const b = new Batcher(c.run, { maxInFlight: 2, maxBatch: 3 });
+    const b = new Batcher(c.run, { ...LIMITS, maxInFlight: 2, maxBatch: 3 });
     const all = Array.from({ length: 9 }, (_, i) => b.submit(i + 1));
     await settle();
     expect(c.batches).toEqual([[1], [2]]);
@@ -52,10 +53,11 @@ describe("Batcher", () => {
 
   it("when one item of a batch fails, then only that item's caller sees the error; when the whole run fails, every item's caller does", async () => {
     const c = controlledRun();
-    const b = new Batcher(c.run, { maxInFlight: 1, maxBatch: 10 });
+    const b = new Batcher(c.run, LIMITS);
     const head = b.submit(0);
     const good = b.submit(5);
     const bad = b.submit(-1);
+    await settle();
     c.release[0]();
     await head;
     await settle();
@@ -69,12 +71,62 @@ describe("Batcher", () => {
         if (down) throw new Error("database down");
         return items.map((n) => ({ ok: true, value: n }));
       },
-      { maxInFlight: 1, maxBatch: 10 },
+      LIMITS,
     );
     const results = await Promise.allSettled([1, 2, 3].map((n) => flaky.submit(n)));
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     // …and the batcher takes new work afterwards: nothing stays counted in flight.
     down = false;
     expect(await Promise.all([4, 5].map((n) => flaky.submit(n)))).toEqual([4, 5]);
+  });
+
+  it("when more items wait than maxWaiting, then the next is refused at once with the overflow error and the waiting ones still run", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { ...LIMITS, maxWaiting: 2 });
+    const first = b.submit(1); // in flight
+    const waiting = [b.submit(2), b.submit(3)];
+    await expect(b.submit(4)).rejects.toThrow("overloaded");
+    c.release[0]();
+    await first;
+    await settle();
+    c.release[1]();
+    expect(await Promise.all(waiting)).toEqual([20, 30]);
+  });
+});
+
+describe("callBatchOrEachAlone", () => {
+  const sqlError = (code: string) => Object.assign(new Error(`sqlstate ${code}`), { code });
+
+  it("when a batch fails with a data error, then its items run again one at a time, in order, and only the culprit fails", async () => {
+    const calls: number[][] = [];
+    const call = async (items: number[]) => {
+      calls.push(items);
+      if (items.includes(2)) throw sqlError("23514");
+      return items.map((n) => n * 10);
+    };
+    const results = await callBatchOrEachAlone([1, 2, 3], call);
+    expect(calls).toEqual([[1, 2, 3], [1], [2], [3]]);
+    expect(results.map((r) => (r.ok ? r.value : "error"))).toEqual([10, "error", 30]);
+  });
+
+  it("when a batch fails otherwise (a lock timeout), then every item gets that error and nothing runs again", async () => {
+    const calls: number[][] = [];
+    const results = await callBatchOrEachAlone([1, 2, 3], async (items: number[]) => {
+      calls.push(items);
+      throw sqlError("55P03");
+    });
+    expect(calls).toEqual([[1, 2, 3]]);
+    expect(results.every((r) => !r.ok && (r.error as { code: string }).code === "55P03")).toBe(true);
+  });
+
+  it("when a batch hits a deadlock, then the whole batch is retried before anything else", async () => {
+    let attempts = 0;
+    const results = await callBatchOrEachAlone([1, 2], async (items: number[]) => {
+      attempts += 1;
+      if (attempts === 1) throw sqlError("40P01");
+      return items.map((n) => n + 1);
+    });
+    expect(attempts).toBe(2);
+    expect(results).toEqual([{ ok: true, value: 2 }, { ok: true, value: 3 }]);
   });
 });
