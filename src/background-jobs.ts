@@ -4,6 +4,7 @@ import type { Config } from "./config.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
 import { expireReservations } from "./orders/expire-reservations.js";
 import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
+import { purgeExpiredRateLimits } from "./rate-limits/purge-expired-rate-limits.js";
 
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
 
@@ -16,6 +17,7 @@ export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logg
   const jobs: Job[] = [
     { name: "expire-reservations", everyMs: config.sweepIntervalMs, run: () => expireReservations(ds) },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
+    { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
     // Keeps the drift gauge current for alerting, not only when someone asks.
     { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds.manager) },
   ];

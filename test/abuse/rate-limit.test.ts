@@ -3,6 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
+import { purgeExpiredRateLimits } from "../../src/rate-limits/purge-expired-rate-limits.js";
 import { createCustomer } from "../support/factories.js";
 import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
 
@@ -52,5 +53,16 @@ describe("per-customer-key rate limit", () => {
       server2.close();
       await ds2.destroy();
     }
+  });
+
+  it("when a window ended more than a window ago, then the purge deletes its row and keeps live ones, and the key starts afresh", async () => {
+    const c = await createCustomer(t);
+    expect((await t.http().get("/v1/products").set(c.auth)).status).toBe(200);
+    const key = `cust:${c.id}`;
+    const stale = `cust:stale-${c.id}`;
+    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, 99, (extract(epoch FROM now()) * 1000)::bigint - 120000)`, [stale]);
+    expect(await purgeExpiredRateLimits(t.ds)).toBeGreaterThanOrEqual(1);
+    const keys = ((await t.ds.query(`SELECT key FROM rate_limits WHERE key = ANY($1)`, [[key, stale]])) as { key: string }[]).map((r) => r.key);
+    expect(keys).toEqual([key]);
   });
 });
