@@ -1,3 +1,4 @@
+import type { DataSource } from "typeorm";
 import { ServiceUnavailableError } from "../errors.js";
 import { isDataError } from "./postgres-errors.js";
 import { withRetry } from "./with-retry.js";
@@ -86,6 +87,22 @@ export class Batcher<I, O> {
         });
     }
   }
+}
+
+/**
+ * One batcher per DataSource (per database), made on first use, so that each
+ * DataSource of a process (tests run several) batches only its own requests.
+ */
+export function batcherPerDataSource<I, O>(make: (ds: DataSource) => Batcher<I, O>): (ds: DataSource) => Batcher<I, O> {
+  const made = new WeakMap<DataSource, Batcher<I, O>>();
+  return (ds) => {
+    let batcher = made.get(ds);
+    if (!batcher) {
+      batcher = make(ds);
+      made.set(ds, batcher);
+    }
+    return batcher;
+  };
 }
 
 /**

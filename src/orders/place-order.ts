@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import { Batcher, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
+import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { sql, sqlOne } from "../db/sql.js";
 import {
   IdempotencyKeyInUseError,
@@ -47,20 +47,14 @@ type Placement = {
  */
 const PLACE_IN_FLIGHT = 2;
 const PLACE_BATCH_MAX = 32;
-const placers = new WeakMap<DataSource, Batcher<Placement, PlaceRow>>();
-
-function placerFor(ds: DataSource): Batcher<Placement, PlaceRow> {
-  let placer = placers.get(ds);
-  if (!placer) {
-    placer = new Batcher((batch) => callBatchOrEachAlone(batch, (items) => callPlace(ds, items)), {
+const placerFor = batcherPerDataSource(
+  (ds) =>
+    new Batcher<Placement, PlaceRow>((batch) => callBatchOrEachAlone(batch, (items) => callPlace(ds, items)), {
       maxInFlight: PLACE_IN_FLIGHT,
       maxBatch: PLACE_BATCH_MAX,
       ...SHED_LOAD,
-    });
-    placers.set(ds, placer);
-  }
-  return placer;
-}
+    }),
+);
 
 /** One database call, its own transaction: the single-order function, or the batch one (migration 6). */
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { Batcher, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
+import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { sql, sqlOne } from "../db/sql.js";
 import { crashPoint } from "../fault-injection.js";
 import { counterShardOf } from "../metrics/record-purchase.js";
@@ -17,20 +17,14 @@ type SuccessEvent = { eventId: string; paymentId: string | null; amountCents: nu
  */
 const CONFIRM_IN_FLIGHT = 2;
 const CONFIRM_BATCH_MAX = 32;
-const confirmers = new WeakMap<DataSource, Batcher<SuccessEvent, EventVerdict>>();
-
-function confirmerFor(ds: DataSource): Batcher<SuccessEvent, EventVerdict> {
-  let confirmer = confirmers.get(ds);
-  if (!confirmer) {
-    confirmer = new Batcher((batch) => callBatchOrEachAlone(batch, (items) => callConfirm(ds, items)), {
+const confirmerFor = batcherPerDataSource(
+  (ds) =>
+    new Batcher<SuccessEvent, EventVerdict>((batch) => callBatchOrEachAlone(batch, (items) => callConfirm(ds, items)), {
       maxInFlight: CONFIRM_IN_FLIGHT,
       maxBatch: CONFIRM_BATCH_MAX,
       ...SHED_LOAD,
-    });
-    confirmers.set(ds, confirmer);
-  }
-  return confirmer;
-}
+    }),
+);
 
 /** One database call, its own transaction. The counter shard is the first payment's (any shard will do: reads sum them). */
 async function callConfirm(ds: DataSource, batch: SuccessEvent[]): Promise<EventVerdict[]> {

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { Batcher, SHED_LOAD, type ItemResult } from "../db/batcher.js";
+import { Batcher, batcherPerDataSource, SHED_LOAD, type ItemResult } from "../db/batcher.js";
 import { sql } from "../db/sql.js";
 
 /**
@@ -68,14 +68,11 @@ async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<Rat
   });
 }
 
-const counters = new WeakMap<DataSource, Batcher<Take, RateLimitDecision>>();
+const counterFor = batcherPerDataSource(
+  (ds) => new Batcher<Take, RateLimitDecision>((takes) => countBatch(ds, takes), { maxInFlight: 1, maxBatch: 256, ...SHED_LOAD }),
+);
 
 /** Takes one point from `key`'s window; `limit` points per window are allowed. */
 export function consumeRateLimit(ds: DataSource, key: string, limit: number): Promise<RateLimitDecision> {
-  let counter = counters.get(ds);
-  if (!counter) {
-    counter = new Batcher((takes) => countBatch(ds, takes), { maxInFlight: 1, maxBatch: 256, ...SHED_LOAD });
-    counters.set(ds, counter);
-  }
-  return counter.submit({ key, limit });
+  return counterFor(ds).submit({ key, limit });
 }
