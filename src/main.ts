@@ -1,7 +1,7 @@
-import http from "node:http";
 import { buildApp } from "./app.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
+import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 import { startBackgroundJobs } from "./background-jobs.js";
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
   });
-  const server = http.createServer(app);
+  const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;

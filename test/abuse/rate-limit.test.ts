@@ -3,6 +3,7 @@ import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
+import { createHttpServer } from "../../src/http/server.js";
 import { purgeExpiredRateLimits } from "../../src/rate-limits/purge-expired-rate-limits.js";
 import { createCustomer } from "../support/factories.js";
 import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
@@ -38,7 +39,7 @@ describe("per-customer-key rate limit", () => {
     const ds2 = createDataSource(t.databaseUrl);
     await ds2.initialize();
     const app2 = buildApp(testAppDeps(ds2, { rateLimitPerMinute: LIMIT }));
-    const server2 = http.createServer(app2);
+    const server2 = createHttpServer(app2);
     try {
       const c = await createCustomer(t);
       const results = await Promise.all(

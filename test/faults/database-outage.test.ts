@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
+import { createHttpServer } from "../../src/http/server.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { freePort } from "../support/service-process.js";
 import { ADMIN_KEY, testAppDeps } from "../support/test-app.js";
@@ -36,7 +37,7 @@ beforeAll(async () => {
   await ds.initialize();
   await ds.runMigrations();
   const app = buildApp(testAppDeps(ds));
-  server = http.createServer(app);
+  server = createHttpServer(app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }, 120_000);
