@@ -10,6 +10,7 @@ export const WORKLOAD_NAMES = ["orders-spread", "orders-hot", "payments-confirm"
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
 
 export type RawDriver = "pgbench" | "node";
+export type LoadDriver = "wrk" | "autocannon";
 
 export type BenchOptions = {
   quick: boolean;
@@ -18,6 +19,7 @@ export type BenchOptions = {
   connections: number[];
   workloads: WorkloadName[];
   rawDriver: RawDriver;
+  loadDriver: LoadDriver;
   /** Keep the run's data directory (database, logs, scripts) after a successful run. */
   keepData: boolean;
 };
@@ -28,6 +30,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --connections=<n,n>     connection counts (default 16,64; 16 with --quick)
   --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")}
   --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
+  --load=<auto|wrk|autocannon>  HTTP load generator (auto: wrk when on PATH, else autocannon)
   --keep-data             keep .bench-pg/<run>/ after a successful run`;
 
 export function onPath(command: string): string | undefined {
@@ -63,7 +66,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     flags.set(match[1], match[2] ?? true);
   }
-  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "keep-data"]);
+  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "keep-data"]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   const value = (name: string): string | undefined => {
     const v = flags.get(name);
@@ -76,6 +79,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const connections = value("connections");
   const workloads = value("workloads");
   const raw = value("raw") ?? "auto";
+  const load = value("load") ?? "auto";
 
   const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
   for (const w of selected) {
@@ -84,6 +88,9 @@ export function parseOptions(argv: string[]): BenchOptions {
   if (!["auto", "pgbench", "node"].includes(raw)) throw new Error(`--raw must be auto, pgbench or node\n${USAGE}`);
   const rawDriver: RawDriver = raw === "auto" ? (onPath("pgbench") ? "pgbench" : "node") : (raw as RawDriver);
   if (rawDriver === "pgbench" && !onPath("pgbench")) throw new Error("--raw=pgbench, but pgbench is not on PATH");
+  if (!["auto", "wrk", "autocannon"].includes(load)) throw new Error(`--load must be auto, wrk or autocannon\n${USAGE}`);
+  const loadDriver: LoadDriver = load === "auto" ? (onPath("wrk") ? "wrk" : "autocannon") : (load as LoadDriver);
+  if (loadDriver === "wrk" && !onPath("wrk")) throw new Error("--load=wrk, but wrk is not on PATH");
 
   return {
     quick,
@@ -94,6 +101,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     connections: connections ? positiveInts(connections, "--connections") : quick ? [16] : [16, 64],
     workloads: WORKLOAD_NAMES.filter((w) => selected.includes(w)),
     rawDriver,
+    loadDriver,
     keepData: flags.has("keep-data"),
   };
 }

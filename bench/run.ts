@@ -55,7 +55,7 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
     log(`warm-up: ${options.warmupSeconds} s of orders-spread, not reported`);
     const target = await WORKLOADS["orders-spread"].prepareService(ctx, 16);
-    await runLoad({ url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target });
+    await runLoad({ url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target }, options.loadDriver, path.join(runDir, "scripts"), "warmup");
   }
 
   const cells: CellResult[] = [];
@@ -74,9 +74,14 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
       let serviceCpu: CpuPerRequest | undefined;
       if (!skipped) {
         const target = await workload.prepareService(ctx, connections);
-        log(`${cell}: service, ${options.durationSeconds} s`);
+        log(`${cell}: service (${options.loadDriver}), ${options.durationSeconds} s`);
         const cpuDone = measureCpu({ servicePid: svc.pid, pgDataDir });
-        const result = await runLoad({ url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target });
+        const result = await runLoad(
+          { url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target },
+          options.loadDriver,
+          path.join(runDir, "scripts"),
+          `${name}-${connections}`,
+        );
         serviceCpu = cpuDone(result.responses);
         log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`);
         rssAfterService.push(svc.rssMiB());
@@ -171,6 +176,7 @@ async function main(): Promise<number> {
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
   if (machine) {
     process.stdout.write(`\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`);
+    process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
     writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, startedAt, ok: !failure, failure });
     process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
