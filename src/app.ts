@@ -61,7 +61,7 @@ export function buildApp(deps: AppDeps): Express {
     }),
   );
 
-  app.use(observeRequests(deps.logger));
+  app.use(observeRequests(app, deps.logger));
   app.use(opsRouter(deps.ds));
   app.use(dashboardRouter(deps.currency));
   app.use(parseJsonBody);
