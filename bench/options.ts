@@ -20,6 +20,8 @@ export type BenchOptions = {
   workloads: WorkloadName[];
   rawDriver: RawDriver;
   loadDriver: LoadDriver;
+  /** Seconds of the memory soak after the cells (bench/soak.ts); 0: none. */
+  soakSeconds: number;
   /** Keep the run's data directory (database, logs, scripts) after a successful run. */
   keepData: boolean;
 };
@@ -31,6 +33,7 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")}
   --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
   --load=<auto|wrk|autocannon>  HTTP load generator (auto: wrk when on PATH, else autocannon)
+  --soak=<s>              after the cells, <s> seconds of orders checking the service's memory stays flat (default 0: none)
   --keep-data             keep .bench-pg/<run>/ after a successful run`;
 
 export function onPath(command: string): string | undefined {
@@ -66,7 +69,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     flags.set(match[1], match[2] ?? true);
   }
-  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "keep-data"]);
+  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "soak", "keep-data"]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   const value = (name: string): string | undefined => {
     const v = flags.get(name);
@@ -80,6 +83,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const workloads = value("workloads");
   const raw = value("raw") ?? "auto";
   const load = value("load") ?? "auto";
+  const soak = value("soak");
 
   const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
   for (const w of selected) {
@@ -102,6 +106,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     workloads: WORKLOAD_NAMES.filter((w) => selected.includes(w)),
     rawDriver,
     loadDriver,
+    soakSeconds: soak === undefined ? 0 : positiveInts(soak, "--soak")[0],
     keepData: flags.has("keep-data"),
   };
 }

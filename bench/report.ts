@@ -5,6 +5,7 @@ import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
 import type { CpuPerRequest } from "./cpu-usage.js";
+import type { SoakResult } from "./soak.js";
 
 /**
  * The results: one row per (workload, connections) cell, printed as a table
@@ -110,9 +111,32 @@ export function formatTable(cells: CellResult[]): string {
   return out.join("\n");
 }
 
+/** The soak as a few lines: one per chunk, then the verdict. */
+export function formatSoak(soak: SoakResult): string {
+  const lines = [`soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests`];
+  for (const s of soak.samples) {
+    lines.push(
+      `  ${String(s.atSeconds).padStart(5)} s  ${s.workload.padEnd(13)} ${fixed(s.requestsPerSecond).padStart(6)} req/s  ${fixed(s.non2xx)} non-2xx  RSS ${s.rssMiB ?? "?"} MiB  heap used ${s.heapUsedMiB ?? "?"} MiB`,
+    );
+  }
+  lines.push(
+    `memory ${soak.flat ? "flat" : "GREW"}: RSS highest in the first third ${soak.firstThirdMaxRssMiB} MiB, lowest in the last third ${soak.lastThirdMinRssMiB} MiB`,
+  );
+  return lines.join("\n");
+}
+
 export function writeResults(
   file: string,
-  data: { options: BenchOptions; machine: Machine; serviceEnv: Record<string, string>; cells: CellResult[]; startedAt: Date; ok: boolean; failure?: string },
+  data: {
+    options: BenchOptions;
+    machine: Machine;
+    serviceEnv: Record<string, string>;
+    cells: CellResult[];
+    soak?: SoakResult;
+    startedAt: Date;
+    ok: boolean;
+    failure?: string;
+  },
 ): void {
   const doc = {
     timestamp: new Date().toISOString(),
@@ -125,12 +149,14 @@ export function writeResults(
     // What the columns mean, for whoever reads this file without the code.
     legend: {
       "service.requestsPerSecond": "responses per second over the cell, any status",
-      "service.latencyP50Ms/latencyP99Ms": "autocannon response latency percentiles, ms",
+      "service.latencyP50Ms/latencyP99Ms": "response latency percentiles measured by the load generator, ms",
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
+      soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
       cpuMs: "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },
     cells: data.cells,
+    ...(data.soak ? { soak: data.soak } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -10,14 +10,15 @@ import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { parseOptions, type BenchOptions } from "./options.js";
 import { runRawSql } from "./raw-sql.js";
-import { describeMachine, formatTable, writeResults, type CellResult, type Machine } from "./report.js";
+import { describeMachine, formatSoak, formatTable, writeResults, type CellResult, type Machine } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
+import { GROWTH_ALLOWED, runSoak, type SoakResult } from "./soak.js";
 import { BENCH_SERVICE_ENV, mkdirReachable, startService, tail, type RunningService } from "./service.js";
 import { WORKLOADS, type BenchContext } from "./workloads.js";
 
 /**
  * `npm run bench`: the service's production build on a database of its own,
- * driven over HTTP by autocannon, next to the same transactions as raw SQL on
+ * driven over HTTP by wrk or autocannon, next to the same transactions as raw SQL on
  * the same PostgreSQL, with the invariants checked in SQL after every cell.
  *
  * Progress goes to stderr; the table goes to stdout and, with the machine,
@@ -30,7 +31,8 @@ const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 
 
 let service: RunningService | undefined;
 
-async function runCells(options: BenchOptions, svc: RunningService, db: pg.Client, runDir: string): Promise<CellResult[]> {
+/** Seeds the run's customers and products; the context every workload prepares from. */
+async function seed(options: BenchOptions, svc: RunningService, db: pg.Client): Promise<BenchContext> {
   const api = new ApiClient(svc.baseUrl);
   log("seeding: customers, 2 × 10,000 products, hot products");
   const customers = await createCustomers(api, svc.adminKey);
@@ -51,6 +53,11 @@ async function runCells(options: BenchOptions, svc: RunningService, db: pg.Clien
     measured: { serviceOrderRps: new Map(), rawOrderTps: new Map() },
     log,
   };
+  return ctx;
+}
+
+async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchContext, runDir: string): Promise<CellResult[]> {
+  const db = ctx.db;
 
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
     log(`warm-up: ${options.warmupSeconds} s of orders-spread, not reported`);
@@ -145,6 +152,7 @@ async function main(): Promise<number> {
   process.once("SIGTERM", onSignal);
 
   let cells: CellResult[] = [];
+  let soak: SoakResult | undefined;
   let machine: Machine | undefined;
   let failure: string | undefined;
   try {
@@ -155,7 +163,14 @@ async function main(): Promise<number> {
     await db.connect();
     try {
       machine = await describeMachine(db);
-      cells = await runCells(options, service, db, runDir);
+      const ctx = await seed(options, service, db);
+      cells = await runCells(options, service, ctx, runDir);
+      if (options.soakSeconds > 0) {
+        soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
+        if (!soak.flat) {
+          failure = `MEMORY GREW during the soak: the lowest RSS of its last third (${soak.lastThirdMinRssMiB} MiB) is more than ${GROWTH_ALLOWED * 100} % above the highest of its first third (${soak.firstThirdMaxRssMiB} MiB)`;
+        }
+      }
     } finally {
       await db.end().catch(() => {});
     }
@@ -174,11 +189,12 @@ async function main(): Promise<number> {
   }
 
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
+  if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
   if (machine) {
     process.stdout.write(`\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`);
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
-    writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, startedAt, ok: !failure, failure });
+    writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, soak, startedAt, ok: !failure, failure });
     process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
   }
 
