@@ -43,9 +43,7 @@ export type SoakResult = {
   invariants: string;
 };
 
-export class MemoryGrowth extends Error {}
-
-/** Chunks of 30 s, shorter for short soaks, so that there are always at least six samples. */
+/** Chunks of 30 s, shorter for soaks under three minutes: six samples or more from 30 s up (runSoak runs at least three). */
 export function soakChunkSeconds(totalSeconds: number): number {
   return Math.max(5, Math.min(30, Math.floor(totalSeconds / 6)));
 }
@@ -115,6 +113,5 @@ export async function runSoak(
   ctx.log(
     `  ${totalRequests} requests; RSS: highest in the first third ${verdict.firstThirdMaxRssMiB} MiB, lowest in the last third ${verdict.lastThirdMinRssMiB} MiB: ${verdict.flat ? "flat" : "GREW"}`,
   );
-  const result: SoakResult = { seconds: totalSeconds, chunkSeconds, connections: SOAK_CONNECTIONS, samples, totalRequests, ...verdict, invariants };
-  return result;
+  return { seconds: totalSeconds, chunkSeconds, connections: SOAK_CONNECTIONS, samples, totalRequests, ...verdict, invariants };
 }

@@ -22,8 +22,10 @@ describe("soak memory verdict", () => {
     expect(() => judgeMemory([120, undefined, 121])).toThrow(/only 2 times/);
   });
 
-  it("keeps at least six chunks of 5–30 s", () => {
+  it("cuts soaks of 30 s and more into six or more chunks of 5–30 s", () => {
+    expect(soakChunkSeconds(10)).toBe(5);
     expect(soakChunkSeconds(30)).toBe(5);
+    expect(soakChunkSeconds(179)).toBe(29);
     expect(soakChunkSeconds(120)).toBe(20);
     expect(soakChunkSeconds(1800)).toBe(30);
   });
