@@ -16,7 +16,8 @@ export class ApiClient {
     const headers: Record<string, string> = { ...options.headers };
     if (options.key) headers.Authorization = `Bearer ${options.key}`;
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
-    if (method === "POST" && options.idempotencyKey !== false) headers["Idempotency-Key"] = options.idempotencyKey ?? `bench-seed-${randomUUID()}`;
+    if (method === "POST" && options.idempotencyKey !== false)
+      headers["Idempotency-Key"] = options.idempotencyKey ?? `bench-seed-${randomUUID()}`;
     const res = await fetch(`${this.baseUrl}${path}`, {
       method,
       headers,

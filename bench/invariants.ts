@@ -39,7 +39,9 @@ async function checkStock(db: pg.Client): Promise<string> {
       .slice(0, 10)
       .map((r) => `  ${r.sku}: on_hand=${r.on_hand} reserved=${r.reserved} held by open orders=${r.held}`)
       .join("\n");
-    throw new InvariantViolation(`stock invariant broken for ${rows.length} product(s) (reserved must equal held quantities, 0 <= reserved <= on_hand):\n${sample}`);
+    throw new InvariantViolation(
+      `stock invariant broken for ${rows.length} product(s) (reserved must equal held quantities, 0 <= reserved <= on_hand):\n${sample}`,
+    );
   }
   const { rows: totals } = await db.query<{ products: string; held: string }>(
     `SELECT count(*) AS products, COALESCE(SUM(reserved), 0) AS held FROM products`,
@@ -58,10 +60,14 @@ async function checkPayments(db: pg.Client): Promise<string> {
       (SELECT count(*) FROM orders WHERE status = 'paid')                          AS paid_orders`);
   const r = Object.fromEntries(Object.entries(rows[0]).map(([k, v]) => [k, BigInt(v)]));
   const problems: string[] = [];
-  if (r.counter_purchases !== r.succeeded_payments) problems.push(`purchase counters say ${r.counter_purchases} purchases, but ${r.succeeded_payments} payments succeeded`);
-  if (r.counter_revenue_cents !== r.succeeded_cents) problems.push(`purchase counters say ${r.counter_revenue_cents} cents, but succeeded payments total ${r.succeeded_cents}`);
-  if (r.succeeded_payments !== r.paid_orders) problems.push(`${r.succeeded_payments} payments succeeded, but ${r.paid_orders} orders are paid`);
-  if (r.counted_payments !== r.succeeded_payments) problems.push(`${r.counted_payments} payments are counted, but ${r.succeeded_payments} succeeded`);
+  if (r.counter_purchases !== r.succeeded_payments)
+    problems.push(`purchase counters say ${r.counter_purchases} purchases, but ${r.succeeded_payments} payments succeeded`);
+  if (r.counter_revenue_cents !== r.succeeded_cents)
+    problems.push(`purchase counters say ${r.counter_revenue_cents} cents, but succeeded payments total ${r.succeeded_cents}`);
+  if (r.succeeded_payments !== r.paid_orders)
+    problems.push(`${r.succeeded_payments} payments succeeded, but ${r.paid_orders} orders are paid`);
+  if (r.counted_payments !== r.succeeded_payments)
+    problems.push(`${r.counted_payments} payments are counted, but ${r.succeeded_payments} succeeded`);
   if (problems.length > 0) throw new InvariantViolation(`payment invariant broken:\n  ${problems.join("\n  ")}`);
   return `payments ok (${r.succeeded_payments} succeeded, ${r.succeeded_cents} cents, ${r.paid_orders} paid orders)`;
 }

@@ -1,5 +1,5 @@
-import autocannon from "autocannon";
 import { createHmac, randomBytes } from "node:crypto";
+import autocannon from "autocannon";
 import { readJsonStdin } from "./child-processes.js";
 import type { LoadResult, LoadSpec, OrdersTarget, WebhooksTarget } from "./load-spec.js";
 

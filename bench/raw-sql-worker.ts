@@ -1,6 +1,6 @@
 import pg from "pg";
 import { readJsonStdin } from "./child-processes.js";
-import { toParameterised, type RawResult, type RawRunSpec } from "./raw-sql.js";
+import { type RawResult, type RawRunSpec, toParameterised } from "./raw-sql.js";
 
 /**
  * The raw-SQL driver for machines without pgbench: N `pg` clients, each
@@ -11,7 +11,11 @@ import { toParameterised, type RawResult, type RawRunSpec } from "./raw-sql.js";
  */
 async function main(): Promise<void> {
   const spec = await readJsonStdin<RawRunSpec>();
-  const steps = spec.transaction.steps.map((step, i) => ({ ...toParameterised(step.sql), gset: step.gset ?? false, name: `bench_raw_${i}` }));
+  const steps = spec.transaction.steps.map((step, i) => ({
+    ...toParameterised(step.sql),
+    gset: step.gset ?? false,
+    name: `bench_raw_${i}`,
+  }));
   const random = Object.entries(spec.transaction.random);
 
   const clients = await Promise.all(
@@ -42,7 +46,10 @@ async function main(): Promise<void> {
               return vars[n];
             });
             // BEGIN/COMMIT carry no parameters; preparing them gains nothing.
-            const result = values.length > 0 || step.gset ? await client.query({ name: step.name, text: step.text, values }) : await client.query(step.text);
+            const result =
+              values.length > 0 || step.gset
+                ? await client.query({ name: step.name, text: step.text, values })
+                : await client.query(step.text);
             if (step.gset) {
               if (result.rowCount !== 1) throw new Error(`expected one row, got ${result.rowCount}: ${step.text}`);
               Object.assign(vars, result.rows[0]);

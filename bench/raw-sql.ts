@@ -72,14 +72,22 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
   const url = new URL(spec.databaseUrl);
   const args = [
     "-n", // no vacuum of pgbench's own tables: we have none
-    "-f", scriptFile,
-    "-c", String(spec.clients),
-    "-j", String(Math.min(2, spec.clients)),
-    "-T", String(spec.durationSeconds),
-    "-M", "prepared",
-    "-h", url.hostname,
-    "-p", url.port,
-    "-U", decodeURIComponent(url.username),
+    "-f",
+    scriptFile,
+    "-c",
+    String(spec.clients),
+    "-j",
+    String(Math.min(2, spec.clients)),
+    "-T",
+    String(spec.durationSeconds),
+    "-M",
+    "prepared",
+    "-h",
+    url.hostname,
+    "-p",
+    url.port,
+    "-U",
+    decodeURIComponent(url.username),
     url.pathname.slice(1),
   ];
   return new Promise((resolve, reject) => {

@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import os from "node:os";
 import type pg from "pg";
+import type { CpuPerRequest } from "./cpu-usage.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
-import type { CpuPerRequest } from "./cpu-usage.js";
 import type { SoakResult } from "./soak.js";
 
 /**
@@ -62,7 +62,11 @@ function outcomes(cell: CellResult): string {
   if (isSkipped(cell.service)) return "";
   const s = cell.service;
   if (cell.workload === "payments-confirm") {
-    return Object.entries(s.webhookOutcomes).map(([k, v]) => `${k} ${v}`).join(", ") || "none";
+    return (
+      Object.entries(s.webhookOutcomes)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ") || "none"
+    );
   }
   return `201: ${s.created} / 409 oos: ${s.outOfStock}`;
 }
@@ -70,25 +74,68 @@ function outcomes(cell: CellResult): string {
 const fixed = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
 export function formatTable(cells: CellResult[]): string {
-  const header = ["workload", "conns", "service req/s", "p50 ms", "p99 ms", "raw-SQL tps", "ratio", "errors", "RSS MiB", "CPU ms node+pg", "raw pg ms", "outcomes"];
+  const header = [
+    "workload",
+    "conns",
+    "service req/s",
+    "p50 ms",
+    "p99 ms",
+    "raw-SQL tps",
+    "ratio",
+    "errors",
+    "RSS MiB",
+    "CPU ms node+pg",
+    "raw pg ms",
+    "outcomes",
+  ];
   const rows = cells.map((cell) => {
     const raw = fixed(cell.raw.tps);
     const rawPg = cell.cpuMs?.raw ? fixed(cell.cpuMs.raw.postgresMs, 2) : "-";
     const ratio = cell.ratio === undefined ? "-" : fixed(cell.ratio, 3);
     if (isSkipped(cell.service)) {
       // The full reason (which endpoint) is in the notes under the table.
-      return [cell.workload, String(cell.connections), cell.service.skipped.replace(/ \(.*\)$/, ""), "-", "-", raw, ratio, "-", "-", "-", rawPg, ""];
+      return [
+        cell.workload,
+        String(cell.connections),
+        cell.service.skipped.replace(/ \(.*\)$/, ""),
+        "-",
+        "-",
+        raw,
+        ratio,
+        "-",
+        "-",
+        "-",
+        rawPg,
+        "",
+      ];
     }
     const s = cell.service;
     const rps = `${fixed(s.requestsPerSecond)}${s.exhausted ? "*" : ""}`;
     const rss = cell.serviceRssMiB === undefined ? "-" : fixed(cell.serviceRssMiB);
     const svcCpu = cell.cpuMs?.service;
     const cpu = svcCpu?.serviceMs !== undefined ? `${fixed(svcCpu.serviceMs, 2)}+${fixed(svcCpu.postgresMs, 2)}` : "-";
-    return [cell.workload, String(cell.connections), rps, fixed(s.latencyP50Ms), fixed(s.latencyP99Ms), raw, ratio, fixed(errorCount(s)), rss, cpu, rawPg, outcomes(cell)];
+    return [
+      cell.workload,
+      String(cell.connections),
+      rps,
+      fixed(s.latencyP50Ms),
+      fixed(s.latencyP99Ms),
+      raw,
+      ratio,
+      fixed(errorCount(s)),
+      rss,
+      cpu,
+      rawPg,
+      outcomes(cell),
+    ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
-  const line = (cols: string[]) => cols.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   const out = [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)];
 
   const notes: string[] = [];
@@ -102,7 +149,8 @@ export function formatTable(cells: CellResult[]): string {
     if (s.timeouts > 0) details.push(`timeouts ×${s.timeouts}`);
     if (s.connectionErrors > s.timeouts) details.push(`connection errors ×${s.connectionErrors - s.timeouts}`);
     if (details.length > 0) notes.push(`${cell.workload} @${cell.connections}: ${details.join(", ")}`);
-    if (s.exhausted) notes.push(`${cell.workload} @${cell.connections}: * all prepared payments were confirmed after ${s.durationSeconds.toFixed(1)} s`);
+    if (s.exhausted)
+      notes.push(`${cell.workload} @${cell.connections}: * all prepared payments were confirmed after ${s.durationSeconds.toFixed(1)} s`);
   }
   for (const cell of cells) {
     if (cell.raw.failed > 0) notes.push(`${cell.workload} @${cell.connections}: raw SQL had ${cell.raw.failed} failed transactions`);
@@ -113,7 +161,9 @@ export function formatTable(cells: CellResult[]): string {
 
 /** The soak as a few lines: one per chunk, then the verdict. */
 export function formatSoak(soak: SoakResult): string {
-  const lines = [`soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests`];
+  const lines = [
+    `soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests`,
+  ];
   for (const s of soak.samples) {
     lines.push(
       `  ${String(s.atSeconds).padStart(5)} s  ${s.workload.padEnd(13)} ${fixed(s.requestsPerSecond).padStart(6)} req/s  ${fixed(s.non2xx)} non-2xx  RSS ${s.rssMiB ?? "?"} MiB  heap used ${s.heapUsedMiB ?? "?"} MiB`,
@@ -153,7 +203,8 @@ export function writeResults(
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
       soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
-      cpuMs: "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
+      cpuMs:
+        "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),

@@ -4,17 +4,17 @@ import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
+import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
 import { checkInvariants, InvariantViolation } from "./invariants.js";
-import { describeCpu, measureCpu, type CpuPerRequest } from "./cpu-usage.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
-import { parseOptions, type BenchOptions } from "./options.js";
+import { type BenchOptions, parseOptions } from "./options.js";
 import { runRawSql } from "./raw-sql.js";
-import { describeMachine, formatSoak, formatTable, writeResults, type CellResult, type Machine } from "./report.js";
+import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
+import { BENCH_SERVICE_ENV, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { GROWTH_ALLOWED, runSoak, type SoakResult } from "./soak.js";
-import { BENCH_SERVICE_ENV, mkdirReachable, startService, tail, type RunningService } from "./service.js";
-import { WORKLOADS, type BenchContext } from "./workloads.js";
+import { type BenchContext, WORKLOADS } from "./workloads.js";
 
 /**
  * `npm run bench`: the service's production build on a database of its own,
@@ -62,7 +62,12 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
     log(`warm-up: ${options.warmupSeconds} s of orders-spread, not reported`);
     const target = await WORKLOADS["orders-spread"].prepareService(ctx, 16);
-    await runLoad({ url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target }, options.loadDriver, path.join(runDir, "scripts"), "warmup");
+    await runLoad(
+      { url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target },
+      options.loadDriver,
+      path.join(runDir, "scripts"),
+      "warmup",
+    );
   }
 
   const cells: CellResult[] = [];
@@ -90,7 +95,9 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
           `${name}-${connections}`,
         );
         serviceCpu = cpuDone(result.responses);
-        log(`  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`);
+        log(
+          `  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`,
+        );
         rssAfterService.push(svc.rssMiB());
         afterService = await checkInvariants(db, `${cell} (service)`);
         log(`  ${afterService}`);
@@ -191,7 +198,9 @@ async function main(): Promise<number> {
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
   if (machine) {
-    process.stdout.write(`\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`);
+    process.stdout.write(
+      `\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`,
+    );
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
     writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, soak, startedAt, ok: !failure, failure });

@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { mapConcurrent, type ApiClient } from "./api-client.js";
+import { type ApiClient, mapConcurrent } from "./api-client.js";
 
 /**
  * The data the workloads need. Customers, the hot product, restocking and
@@ -43,10 +43,14 @@ export function spreadSkuSql(prefix: string, nExpr: string): string {
 }
 
 export async function createCustomers(api: ApiClient, adminKey: string, count = CUSTOMER_COUNT): Promise<Customer[]> {
-  return mapConcurrent(Array.from({ length: count }, (_, i) => i), 8, async (i) => {
-    const body = await api.expect(201, "POST", "/v1/customers", { key: adminKey, body: { name: `Bench customer ${i + 1}` } });
-    return { id: body.id as string, apiKey: body.apiKey as string };
-  });
+  return mapConcurrent(
+    Array.from({ length: count }, (_, i) => i),
+    8,
+    async (i) => {
+      const body = await api.expect(201, "POST", "/v1/customers", { key: adminKey, body: { name: `Bench customer ${i + 1}` } });
+      return { id: body.id as string, apiKey: body.apiKey as string };
+    },
+  );
 }
 
 /** Customers for the raw side only: rows, no API keys (a hash no key has). */
@@ -80,7 +84,9 @@ export async function createHotProducts(api: ApiClient, adminKey: string, db: pg
     key: adminKey,
     body: { sku: SERVICE_HOT_SKU, name: "Bench hot product", priceCents: 1999, onHand: 100_000 },
   });
-  await db.query(`INSERT INTO products (sku, name, price_cents, on_hand) VALUES ($1, 'Bench hot product (raw SQL)', 1999, 1000000000)`, [RAW_HOT_SKU]);
+  await db.query(`INSERT INTO products (sku, name, price_cents, on_hand) VALUES ($1, 'Bench hot product (raw SQL)', 1999, 1000000000)`, [
+    RAW_HOT_SKU,
+  ]);
 }
 
 /**
@@ -102,14 +108,23 @@ export async function ensureAvailable(api: ApiClient, adminKey: string, sku: str
  * Orders with a pending payment each, through the API: POST /v1/orders, then
  * POST /v1/orders/:id/payments. `count` of them, spread over customers and SKUs.
  */
-export async function createPendingPayments(api: ApiClient, customers: Customer[], skus: string[], count: number): Promise<PendingPayment[]> {
-  return mapConcurrent(Array.from({ length: count }, (_, i) => i), 32, async (i) => {
-    const customer = customers[i % customers.length];
-    const sku = skus[Math.floor(Math.random() * skus.length)];
-    const order = await api.expect(201, "POST", "/v1/orders", { key: customer.apiKey, body: { lines: [{ sku, quantity: 1 }] } });
-    const payment = await api.expect(201, "POST", `/v1/orders/${order.id as string}/payments`, { key: customer.apiKey, body: {} });
-    return { id: payment.id as string, amountCents: Number(payment.amountCents) };
-  });
+export async function createPendingPayments(
+  api: ApiClient,
+  customers: Customer[],
+  skus: string[],
+  count: number,
+): Promise<PendingPayment[]> {
+  return mapConcurrent(
+    Array.from({ length: count }, (_, i) => i),
+    32,
+    async (i) => {
+      const customer = customers[i % customers.length];
+      const sku = skus[Math.floor(Math.random() * skus.length)];
+      const order = await api.expect(201, "POST", "/v1/orders", { key: customer.apiKey, body: { lines: [{ sku, quantity: 1 }] } });
+      const payment = await api.expect(201, "POST", `/v1/orders/${order.id as string}/payments`, { key: customer.apiKey, body: {} });
+      return { id: payment.id as string, amountCents: Number(payment.amountCents) };
+    },
+  );
 }
 
 /** Deterministic ids for the raw side's rows, so the SQL script can find the n-th one. */

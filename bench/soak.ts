@@ -2,7 +2,7 @@ import { checkInvariants } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadDriver } from "./options.js";
 import type { RunningService } from "./service.js";
-import { WORKLOADS, type BenchContext } from "./workloads.js";
+import { type BenchContext, WORKLOADS } from "./workloads.js";
 
 /**
  * `--soak=<s>`: the long run behind "memory stays flat". After the cells, the
@@ -77,7 +77,9 @@ export async function runSoak(
 ): Promise<SoakResult> {
   const chunkSeconds = soakChunkSeconds(totalSeconds);
   const chunks = Math.max(3, Math.round(totalSeconds / chunkSeconds));
-  ctx.log(`soak: ${chunks} × ${chunkSeconds} s of orders at ${SOAK_CONNECTIONS} connections, alternating spread and hot SKU; memory after each`);
+  ctx.log(
+    `soak: ${chunks} × ${chunkSeconds} s of orders at ${SOAK_CONNECTIONS} connections, alternating spread and hot SKU; memory after each`,
+  );
   // prepareService sizes the hot SKU's stock for one chunk.
   const chunkCtx: BenchContext = { ...ctx, durationSeconds: chunkSeconds };
   const samples: SoakSample[] = [];

@@ -5,6 +5,7 @@ import type { OrdersTarget, WebhooksTarget } from "./load-spec.js";
 import type { WorkloadName } from "./options.js";
 import type { RawTransaction } from "./raw-sql.js";
 import {
+  type Customer,
   createPendingPayments,
   ensureAvailable,
   insertRawPendingPayments,
@@ -15,9 +16,8 @@ import {
   SERVICE_HOT_SKU,
   SERVICE_SPREAD_PREFIX,
   SPREAD_SKU_COUNT,
-  spreadSkus,
   spreadSkuSql,
-  type Customer,
+  spreadSkus,
 } from "./seed.js";
 
 /**
@@ -147,7 +147,11 @@ const paymentsConfirm: Workload = {
       key: ctx.adminKey,
       idempotencyKey: false,
       headers: { "Payment-Signature": "t=0,v1=00" },
-      body: { id: "evt_bench_probe", type: "payment.succeeded", data: { paymentId: "00000000-0000-4000-8000-000000000000", amountCents: 0 } },
+      body: {
+        id: "evt_bench_probe",
+        type: "payment.succeeded",
+        data: { paymentId: "00000000-0000-4000-8000-000000000000", amountCents: 0 },
+      },
     });
     if (webhook.status === 404) return `${ENDPOINT_MISSING} (POST /v1/webhooks/payments answered 404)`;
     return undefined;
@@ -186,8 +190,12 @@ const paymentsConfirm: Workload = {
           sql: `INSERT INTO payment_events (event_id, payment_id, type, outcome)
                 VALUES ('evt_raw_' || :n::text, :payment_id::uuid, 'payment.succeeded', 'processed')`,
         },
-        { sql: `UPDATE payments SET status = 'succeeded', succeeded_at = now(), version = version + 1, updated_at = now() WHERE id = :payment_id::uuid` },
-        { sql: `UPDATE orders SET status = 'paid', reserved_until = NULL, version = version + 1, updated_at = now() WHERE id = :order_id::uuid` },
+        {
+          sql: `UPDATE payments SET status = 'succeeded', succeeded_at = now(), version = version + 1, updated_at = now() WHERE id = :payment_id::uuid`,
+        },
+        {
+          sql: `UPDATE orders SET status = 'paid', reserved_until = NULL, version = version + 1, updated_at = now() WHERE id = :order_id::uuid`,
+        },
         {
           sql: `UPDATE products p SET on_hand = p.on_hand - l.quantity, reserved = p.reserved - l.quantity, version = p.version + 1, updated_at = now()
                 FROM order_lines l WHERE l.order_id = :order_id::uuid AND p.sku = l.sku`,

@@ -200,7 +200,19 @@ export function runWrk(spec: LoadSpec, scriptDir: string, label: string): Promis
   fs.mkdirSync(scriptDir, { recursive: true });
   const scriptFile = path.join(scriptDir, `${label}.lua`);
   fs.writeFileSync(scriptFile, spec.target.kind === "orders" ? ordersScript(spec.target) : webhooksScript(spec.target, WRK_THREADS));
-  const args = ["-t", String(WRK_THREADS), "-c", String(spec.connections), "-d", `${spec.durationSeconds}s`, "--timeout", "10s", "-s", scriptFile, spec.url];
+  const args = [
+    "-t",
+    String(WRK_THREADS),
+    "-c",
+    String(spec.connections),
+    "-d",
+    `${spec.durationSeconds}s`,
+    "--timeout",
+    "10s",
+    "-s",
+    scriptFile,
+    spec.url,
+  ];
   return new Promise((resolve, reject) => {
     const child = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";

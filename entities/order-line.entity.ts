@@ -8,7 +8,11 @@ export class OrderLine {
   @Column({ type: "integer" }) quantity: number;
   @Column({ name: "unit_price_cents", type: "integer" }) unitPriceCents: number;
   @Column({ name: "line_total_cents", type: "bigint" }) lineTotalCents: number;
-  @ManyToOne(() => Order, (o) => o.lines, { onDelete: "CASCADE" })
+  @ManyToOne(
+    () => Order,
+    (o) => o.lines,
+    { onDelete: "CASCADE" },
+  )
   @JoinColumn({ name: "order_id" })
   order: Relation<Order>;
 }

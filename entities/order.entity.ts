@@ -14,5 +14,9 @@ export class Order {
   @Column({ name: "reserved_until", type: "timestamptz", nullable: true }) reservedUntil: Date | null;
   @Column({ name: "created_at", type: "timestamptz" }) createdAt: Date;
   @Column({ name: "updated_at", type: "timestamptz" }) updatedAt: Date;
-  @OneToMany(() => OrderLine, (l) => l.order) lines: Relation<OrderLine[]>;
+  @OneToMany(
+    () => OrderLine,
+    (l) => l.order,
+  )
+  lines: Relation<OrderLine[]>;
 }

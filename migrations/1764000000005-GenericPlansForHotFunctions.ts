@@ -18,7 +18,9 @@ export class GenericPlansForHotFunctions1764000000005 implements MigrationInterf
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`ALTER FUNCTION orderlock_place_order(text, text, text, int, uuid, uuid, text[], int[], int, int, jsonb) RESET plan_cache_mode`);
+    await q.query(
+      `ALTER FUNCTION orderlock_place_order(text, text, text, int, uuid, uuid, text[], int[], int, int, jsonb) RESET plan_cache_mode`,
+    );
     await q.query(`ALTER FUNCTION orderlock_confirm_payment(text, uuid, bigint, int) RESET plan_cache_mode`);
   }
 }

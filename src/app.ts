@@ -3,12 +3,14 @@ import helmet from "helmet";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import "./http/request-context.js";
-import { parseJsonBody } from "./http/body-parsing.js";
+import { classifyError } from "./db/postgres-errors.js";
+import { onRetry } from "./db/with-retry.js";
 import { requireApiKey } from "./http/authenticate.js";
-import { rateLimitPerCustomer } from "./http/rate-limit.js";
+import { parseJsonBody } from "./http/body-parsing.js";
 import { commandHandler } from "./http/command.js";
 import { observeRequests } from "./http/observability.js";
 import { notFoundHandler, problemHandler } from "./http/problem.js";
+import { rateLimitPerCustomer } from "./http/rate-limit.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { dashboardRouter } from "./http/routes/dashboard.js";
 import { opsRouter } from "./http/routes/ops.js";
@@ -18,10 +20,8 @@ import { productsRouter } from "./http/routes/products.js";
 import { purchaseMetricsRouter } from "./http/routes/purchase-metrics.js";
 import { sandboxRouter } from "./http/routes/sandbox.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
-import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
-import { classifyError } from "./db/postgres-errors.js";
-import { onRetry } from "./db/with-retry.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
+import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
 
 export type AppDeps = {
   ds: DataSource;
@@ -70,20 +70,24 @@ export function buildApp(deps: AppDeps): Express {
 
   const run = commandHandler(deps.ds, deps.idempotencyTtlHours);
   const sandbox = createSandboxProvider({
-    selfBaseUrl: deps.selfBaseUrl ?? (() => {
-      throw new Error("selfBaseUrl is not configured: the sandbox provider cannot deliver webhooks");
-    }),
+    selfBaseUrl:
+      deps.selfBaseUrl ??
+      (() => {
+        throw new Error("selfBaseUrl is not configured: the sandbox provider cannot deliver webhooks");
+      }),
     webhookSecret: deps.webhookSecret,
     logger: deps.logger,
   });
   app.use("/v1", requireApiKey(deps.ds, deps.adminApiKey), rateLimitPerCustomer(deps.ds, deps.rateLimitPerMinute));
   app.use(customersRouter(run));
   app.use(productsRouter(deps.ds, run));
-  app.use(ordersRouter(deps.ds, run, {
+  app.use(
+    ordersRouter(deps.ds, run, {
       reservationTtlSeconds: deps.reservationTtlSeconds,
       maxUnitsPerCustomerSku: deps.maxUnitsPerCustomerSku,
       idempotencyTtlHours: deps.idempotencyTtlHours,
-    }));
+    }),
+  );
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));

@@ -2,8 +2,8 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
-import { expireReservations } from "./orders/expire-reservations.js";
 import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
+import { expireReservations } from "./orders/expire-reservations.js";
 import { purgeExpiredRateLimits } from "./rate-limits/purge-expired-rate-limits.js";
 
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };

@@ -5,8 +5,7 @@ import { z } from "zod";
  * The environment, parsed once. Anything invalid stops the process at start
  * with a message naming the variable, rather than failing later at run time.
  */
-const intFrom = (def: number, min: number, max: number) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+const intFrom = (def: number, min: number, max: number) => z.coerce.number().int().min(min).max(max).default(def);
 
 const envSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
@@ -15,7 +14,10 @@ const envSchema = z.object({
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
   ADMIN_API_KEY: z.string().min(16).optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
-  CURRENCY: z.string().regex(/^[A-Z]{3}$/).default("USD"),
+  CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/)
+    .default("USD"),
   RESERVATION_TTL_SECONDS: intFrom(900, 1, 30 * 24 * 3600),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1, 24 * 365),
   RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 100_000_000),

@@ -156,9 +156,16 @@ export class InvalidSignatureError extends AppError {
 
 export class RateLimitedError extends AppError {
   constructor(retryAfterSeconds: number) {
-    super("rate_limited", 429, "Rate limited", "Too many requests for this API key.", {}, {
-      "Retry-After": String(retryAfterSeconds),
-    });
+    super(
+      "rate_limited",
+      429,
+      "Rate limited",
+      "Too many requests for this API key.",
+      {},
+      {
+        "Retry-After": String(retryAfterSeconds),
+      },
+    );
   }
 }
 

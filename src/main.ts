@@ -1,9 +1,9 @@
 import { buildApp } from "./app.js";
+import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
-import { startBackgroundJobs } from "./background-jobs.js";
 
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →

@@ -11,7 +11,11 @@ export function encodeCursor(key: (string | number)[]): string {
 export function decodeCursor(cursor: string, path: string, arity = 1): string[] {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
-    if (Array.isArray(parsed) && parsed.length === arity && parsed.every((v) => typeof v === "string" && v.length <= 200 && !v.includes("\u0000"))) {
+    if (
+      Array.isArray(parsed) &&
+      parsed.length === arity &&
+      parsed.every((v) => typeof v === "string" && v.length <= 200 && !v.includes("\u0000"))
+    ) {
       return parsed as string[];
     }
   } catch {

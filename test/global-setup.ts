@@ -3,7 +3,7 @@ import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { createDataSource } from "../ormconfig.js";
-import { startEmbeddedPostgres, stopOrphan, type EmbeddedPostgres } from "../src/db/embedded-postgres.js";
+import { type EmbeddedPostgres, startEmbeddedPostgres, stopOrphan } from "../src/db/embedded-postgres.js";
 import { freePort } from "./support/service-process.js";
 
 /**
@@ -18,7 +18,6 @@ declare module "vitest" {
     pgTemplate: string;
   }
 }
-
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);

@@ -57,7 +57,10 @@ let restock = null; // { product, key, sentBody, busy }
 export function openRestock(product) {
   restock = { product, key: null, sentBody: null, busy: false };
   setText(restockUi.sku, product.sku);
-  setText(restockUi.current, `${product.name} · on hand ${int(product.onHand)}, reserved ${int(product.reserved)}, available ${int(product.available)}`);
+  setText(
+    restockUi.current,
+    `${product.name} · on hand ${int(product.onHand)}, reserved ${int(product.reserved)}, available ${int(product.available)}`,
+  );
   restockUi.delta.value = "";
   restockUi.reason.value = "Restock";
   updateRestockPreview();
@@ -112,7 +115,11 @@ async function submitRestock(event) {
     hooks.toast(`${data.sku}: on hand ${int(current.product.onHand)} → ${int(data.onHand)}${replayed}`, "ok");
   } catch (err) {
     if (!hooks.onError(err)) {
-      showProblem(restockUi.problem, err, "The restock may or may not have been applied; submitting again is safe: it reuses the same Idempotency-Key.");
+      showProblem(
+        restockUi.problem,
+        err,
+        "The restock may or may not have been applied; submitting again is safe: it reuses the same Idempotency-Key.",
+      );
     }
   } finally {
     current.busy = false;
@@ -145,7 +152,10 @@ let edit = null; // { base, changes, sentVersion, current, busy }
 export function openEdit(product) {
   edit = { base: product, changes: null, sentVersion: product.version, current: null, busy: false };
   setText(editUi.sku, product.sku);
-  setText(editUi.base, `Editing version ${product.version}. Someone else's change in the meantime is never overwritten: you get to choose.`);
+  setText(
+    editUi.base,
+    `Editing version ${product.version}. Someone else's change in the meantime is never overwritten: you get to choose.`,
+  );
   setText(editUi.currency, currencyCode());
   editUi.name.value = product.name;
   editUi.price.value = centsToInput(product.priceCents);
@@ -226,7 +236,8 @@ function submitEdit(event) {
   const changes = {};
   if (name !== edit.base.name) changes.name = name;
   if (priceCents !== edit.base.priceCents) changes.priceCents = priceCents;
-  if (Object.keys(changes).length === 0) return showProblem(editUi.problem, new Error("Nothing to save: the name and price are unchanged."));
+  if (Object.keys(changes).length === 0)
+    return showProblem(editUi.problem, new Error("Nothing to save: the name and price are unchanged."));
   edit.changes = changes;
   void save(edit.base.version);
 }

@@ -87,7 +87,8 @@ export async function request(path, { method = "GET", body, headers = {}, key = 
     }
   }
   if (!res.ok) {
-    const problem = data && typeof data === "object" ? data : { title: res.statusText, detail: `HTTP ${res.status} ${res.statusText}`.trim() };
+    const problem =
+      data && typeof data === "object" ? data : { title: res.statusText, detail: `HTTP ${res.status} ${res.statusText}`.trim() };
     throw new ApiError(res.status, problem, res.headers);
   }
   return { data, headers: res.headers, status: res.status };

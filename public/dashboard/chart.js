@@ -36,7 +36,10 @@ export function barChart({ title, days, format, axisFormat = format, integer = f
     class: `chart ${seriesClass}`,
     viewBox: `0 0 ${W} ${H}`,
     role: "img",
-    "aria-label": peak && max > 0 ? `${title}: ${format(total)} over ${days.length} days; highest ${format(peak.value)} on ${peak.day}` : `${title}: none in the last ${days.length} days`,
+    "aria-label":
+      peak && max > 0
+        ? `${title}: ${format(total)} over ${days.length} days; highest ${format(peak.value)} on ${peak.day}`
+        : `${title}: none in the last ${days.length} days`,
   });
 
   const ticks = [0, yMax / 2, yMax].filter((t) => !integer || Number.isInteger(t));
@@ -56,13 +59,23 @@ export function barChart({ title, days, format, axisFormat = format, integer = f
     col.append(s("rect", { class: "hit", x: x0, y: M.top, width: band, height: plotH }));
     if (d.value > 0) {
       const top = y(d.value);
-      col.append(s("rect", { class: "fill", x: x0 + (band - barW) / 2, y: top, width: barW, height: Math.max(1, M.top + plotH - top), rx: Math.min(2, barW / 3) }));
+      col.append(
+        s("rect", {
+          class: "fill",
+          x: x0 + (band - barW) / 2,
+          y: top,
+          width: barW,
+          height: Math.max(1, M.top + plotH - top),
+          rx: Math.min(2, barW / 3),
+        }),
+      );
     }
     bars.append(col);
   });
   svg.append(bars);
 
-  const labelAt = days.length <= 1 ? [0] : days.length < 7 ? days.map((_, i) => i) : [0, Math.floor((days.length - 1) / 2), days.length - 1];
+  const labelAt =
+    days.length <= 1 ? [0] : days.length < 7 ? days.map((_, i) => i) : [0, Math.floor((days.length - 1) / 2), days.length - 1];
   for (const i of labelAt) {
     const anchor = days.length >= 7 ? (i === 0 ? "start" : i === days.length - 1 ? "end" : "middle") : "middle";
     const x = anchor === "start" ? M.left + i * band : anchor === "end" ? M.left + (i + 1) * band : M.left + (i + 0.5) * band;
@@ -70,7 +83,16 @@ export function barChart({ title, days, format, axisFormat = format, integer = f
   }
 
   if (max === 0) {
-    svg.append(s("text", { class: "empty", x: M.left + plotW / 2, y: M.top + plotH / 2, "text-anchor": "middle", "dominant-baseline": "middle", text: "None in this range" }));
+    svg.append(
+      s("text", {
+        class: "empty",
+        x: M.left + plotW / 2,
+        y: M.top + plotH / 2,
+        "text-anchor": "middle",
+        "dominant-baseline": "middle",
+        text: "None in this range",
+      }),
+    );
   }
   return svg;
 }

@@ -4,7 +4,7 @@
 // exist says so and the others carry on.
 
 import { closeDialogs, openEdit, openRestock, setupActions } from "./actions.js";
-import { ApiError, NetworkError, get, request, serverNow, session } from "./api.js";
+import { ApiError, get, NetworkError, request, serverNow, session } from "./api.js";
 import { barChart } from "./chart.js";
 import { byId, h, setText, syncRows } from "./dom.js";
 import { clock, compactMoney, int, money, perMinute, setCurrency, shortId, span, utcDay, utcTime } from "./format.js";
@@ -82,7 +82,8 @@ function setPanelProblem(name, err, path) {
   box.hidden = false;
   if (notAvailable(err)) setText(box, `Not available: this server does not provide ${path} yet.`);
   else if (err instanceof NetworkError) setText(box, `${err.message} Showing the last data received.`);
-  else if (err instanceof ApiError) setText(box, `${err.display} (${err.status}${err.code ? ` ${err.code}` : ""}). Showing the last data received.`);
+  else if (err instanceof ApiError)
+    setText(box, `${err.display} (${err.status}${err.code ? ` ${err.code}` : ""}). Showing the last data received.`);
   else setText(box, `Could not show this panel: ${err.message}`);
 }
 
@@ -126,7 +127,8 @@ function renderPurchases({ rangeDays, report }) {
 function setRange(days) {
   state.rangeDays = days;
   localStorage.setItem(RANGE_STORAGE, String(days));
-  for (const b of panel("purchases").querySelectorAll("[data-range]")) b.setAttribute("aria-pressed", String(Number(b.dataset.range) === days));
+  for (const b of panel("purchases").querySelectorAll("[data-range]"))
+    b.setAttribute("aria-pressed", String(Number(b.dataset.range) === days));
   loadPurchases().then(
     (r) => {
       renderPurchases(r);
@@ -146,7 +148,10 @@ function renderReconciliation(r) {
   const status = byId("recon-status");
   status.dataset.ok = String(Boolean(r.ok));
   setText(status.querySelector(".recon-icon"), r.ok ? "✓" : "!");
-  setText(status.querySelector(".recon-text"), r.ok ? "In balance: counters match succeeded payments" : "Drift: counters differ from succeeded payments");
+  setText(
+    status.querySelector(".recon-text"),
+    r.ok ? "In balance: counters match succeeded payments" : "Drift: counters differ from succeeded payments",
+  );
   setText(byId("recon-counter-purchases"), int(r.counters.purchases));
   setText(byId("recon-event-purchases"), int(r.events.purchases));
   setText(byId("recon-drift-purchases"), `${r.drift.purchases > 0 ? "+" : ""}${int(r.drift.purchases)}`);
@@ -232,7 +237,10 @@ function renderMetrics({ parsed, atMs }) {
     el.classList.toggle("na", total === null);
     el.classList.toggle("active", (rates[t.id] ?? 0) > 0);
     setText(el.querySelector(".tile-value"), total === null ? "n/a" : int(total));
-    setText(el.querySelector(".tile-rate"), total === null ? "not exported by this server" : rates[t.id] === null ? "rate after the next poll" : perMinute(rates[t.id]));
+    setText(
+      el.querySelector(".tile-rate"),
+      total === null ? "not exported by this server" : rates[t.id] === null ? "rate after the next poll" : perMinute(rates[t.id]),
+    );
     setText(el.querySelector(".tile-detail"), total === null ? "" : t.detail(parsed));
   }
 }
@@ -272,8 +280,20 @@ function createProductRow(p) {
     h(
       "td",
       { class: "actions" },
-      h("button", { type: "button", class: "btn btn-small", dataset: { action: "restock" }, "aria-label": `Restock ${p.sku}`, text: "Restock" }),
-      h("button", { type: "button", class: "btn btn-small btn-ghost", dataset: { action: "edit" }, "aria-label": `Edit ${p.sku}`, text: "Edit" }),
+      h("button", {
+        type: "button",
+        class: "btn btn-small",
+        dataset: { action: "restock" },
+        "aria-label": `Restock ${p.sku}`,
+        text: "Restock",
+      }),
+      h("button", {
+        type: "button",
+        class: "btn btn-small btn-ghost",
+        dataset: { action: "edit" },
+        "aria-label": `Edit ${p.sku}`,
+        text: "Edit",
+      }),
     ),
   );
 }
@@ -380,7 +400,9 @@ function renderOrders(data) {
   byId("orders-empty").hidden = items.length > 0;
   const counts = {};
   for (const o of items) counts[o.status] = (counts[o.status] ?? 0) + 1;
-  const parts = ["reserved", "pending_payment", "paid", "cancelled", "expired"].filter((s) => counts[s]).map((s) => `${counts[s]} ${s.replace("_", " ")}`);
+  const parts = ["reserved", "pending_payment", "paid", "cancelled", "expired"]
+    .filter((s) => counts[s])
+    .map((s) => `${counts[s]} ${s.replace("_", " ")}`);
   setText(byId("orders-summary"), items.length ? `· newest ${items.length}: ${parts.join(", ")}` : "");
 }
 
@@ -399,7 +421,13 @@ function updateClocks(root = byId("orders-table")) {
 
 const PANELS = [
   { name: "purchases", path: "/v1/metrics/purchases", load: loadPurchases, render: renderPurchases },
-  { name: "reconciliation", path: "/v1/metrics/purchases/reconciliation", load: loadReconciliation, render: renderReconciliation, every: RECONCILE_EVERY_MS },
+  {
+    name: "reconciliation",
+    path: "/v1/metrics/purchases/reconciliation",
+    load: loadReconciliation,
+    render: renderReconciliation,
+    every: RECONCILE_EVERY_MS,
+  },
   { name: "concurrency", path: "/metrics", load: loadMetrics, render: renderMetrics },
   { name: "products", path: "/v1/products", load: loadProducts, render: renderProducts },
   { name: "orders", path: "/v1/orders", load: loadOrders, render: renderOrders },

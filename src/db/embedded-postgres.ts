@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -57,8 +57,16 @@ function postgresUserIds(): Ids {
   if (typeof process.getuid !== "function" || process.getuid() !== 0) return undefined;
   const lookup = () => {
     try {
-      const uid = Number(execFileSync("id", ["-u", "postgres"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
-      const gid = Number(execFileSync("id", ["-g", "postgres"], { stdio: ["ignore", "pipe", "ignore"] }).toString().trim());
+      const uid = Number(
+        execFileSync("id", ["-u", "postgres"], { stdio: ["ignore", "pipe", "ignore"] })
+          .toString()
+          .trim(),
+      );
+      const gid = Number(
+        execFileSync("id", ["-g", "postgres"], { stdio: ["ignore", "pipe", "ignore"] })
+          .toString()
+          .trim(),
+      );
       return { uid, gid };
     } catch {
       return undefined;
@@ -121,7 +129,11 @@ export async function stopOrphan(pgData: string, log: (m: string) => void): Prom
   }
   if (Number.isInteger(pid) && pid > 0 && isLivePostgres(pid)) {
     log(`stopping orphaned postgres (pid ${pid}) left by a previous run`);
-    for (const [signal, waitMs] of [["SIGINT", 15000], ["SIGQUIT", 5000], ["SIGKILL", 5000]] as const) {
+    for (const [signal, waitMs] of [
+      ["SIGINT", 15000],
+      ["SIGQUIT", 5000],
+      ["SIGKILL", 5000],
+    ] as const) {
       try {
         process.kill(pid, signal);
       } catch {
@@ -149,15 +161,20 @@ async function initdb(bins: Binaries, pgData: string, password: string, ids: Ids
   fs.writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
   if (ids) fs.chownSync(pwFile, ids.uid, ids.gid);
   try {
-    await run(bins.initdb, [
-      `--pgdata=${pgData}`,
-      "--auth=scram-sha-256",
-      "--username=postgres",
-      `--pwfile=${pwFile}`,
-      "--encoding=UTF8",
-      "--locale=C",
-      "--no-instructions",
-    ], ids, log);
+    await run(
+      bins.initdb,
+      [
+        `--pgdata=${pgData}`,
+        "--auth=scram-sha-256",
+        "--username=postgres",
+        `--pwfile=${pwFile}`,
+        "--encoding=UTF8",
+        "--locale=C",
+        "--no-instructions",
+      ],
+      ids,
+      log,
+    );
   } finally {
     fs.rmSync(pwFile, { force: true });
   }

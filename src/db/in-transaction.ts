@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from "typeorm";
-import { defaultRetryPolicy, withRetry, type RetryPolicy } from "./with-retry.js";
+import { defaultRetryPolicy, type RetryPolicy, withRetry } from "./with-retry.js";
 
 export type TransactionOptions = {
   /** Retry the whole transaction on 40001/40P01/internal conflicts (default); false to run once. */
@@ -13,7 +13,11 @@ export type TransactionOptions = {
  * retry runs `work` again from the start in a fresh transaction, so `work`
  * must keep no state across attempts.
  */
-export function inTransaction<T>(ds: DataSource, work: (manager: EntityManager) => Promise<T>, options: TransactionOptions = {}): Promise<T> {
+export function inTransaction<T>(
+  ds: DataSource,
+  work: (manager: EntityManager) => Promise<T>,
+  options: TransactionOptions = {},
+): Promise<T> {
   // READ COMMITTED is PostgreSQL's default: naming it would cost TypeORM an
   // extra round trip (SET TRANSACTION ISOLATION LEVEL) on every transaction.
   const isolation = options.isolation ?? "READ COMMITTED";

@@ -3,7 +3,7 @@ import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import type { Config } from "../config.js";
 import { loadOrCreateLocalSecrets } from "../local-secrets.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres.js";
 
 export type OpenDatabase = {
   ds: DataSource;

@@ -8,7 +8,11 @@ export type SqlResult<T> = { rows: T[]; rowCount: number };
  * its rows and affected-row count. Use cases pass the EntityManager of their
  * transaction, so the statement runs inside it.
  */
-export async function sql<T = Record<string, unknown>>(manager: EntityManager, text: string, params: unknown[] = []): Promise<SqlResult<T>> {
+export async function sql<T = Record<string, unknown>>(
+  manager: EntityManager,
+  text: string,
+  params: unknown[] = [],
+): Promise<SqlResult<T>> {
   const runner = manager.queryRunner;
   if (runner && !runner.isReleased) {
     const r = await runner.query(text, params, true);
@@ -22,6 +26,10 @@ export async function sql<T = Record<string, unknown>>(manager: EntityManager, t
   return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
 }
 
-export async function sqlOne<T = Record<string, unknown>>(manager: EntityManager, text: string, params: unknown[] = []): Promise<T | undefined> {
+export async function sqlOne<T = Record<string, unknown>>(
+  manager: EntityManager,
+  text: string,
+  params: unknown[] = [],
+): Promise<T | undefined> {
   return (await sql<T>(manager, text, params)).rows[0];
 }

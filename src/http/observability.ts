@@ -47,7 +47,10 @@ export function observeRequests(app: Express, logger: Logger) {
       const route = routeOf(req);
       httpMetrics.duration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
       if (res.statusCode >= 500) {
-        logger.error({ reqId: id, method: req.method, url: req.originalUrl, route, status: res.statusCode, ms: seconds * 1000 }, "request failed");
+        logger.error(
+          { reqId: id, method: req.method, url: req.originalUrl, route, status: res.statusCode, ms: seconds * 1000 },
+          "request failed",
+        );
       } else if (accessLog) {
         logger.info({ reqId: id, method: req.method, url: req.originalUrl, route, status: res.statusCode, ms: seconds * 1000 }, "request");
       }

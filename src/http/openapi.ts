@@ -1,11 +1,4 @@
 import { z } from "zod";
-import { createCustomerBody } from "./routes/customers.js";
-import { cancelOrderBody, changeOrderBody, listOrdersQuery, placeOrderBody } from "./routes/orders.js";
-import { createPaymentBody } from "./routes/payments.js";
-import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
-import { purchasesQuery } from "./routes/purchase-metrics.js";
-import { sandboxEventBody } from "./routes/sandbox.js";
-import { paymentEventBody } from "./routes/webhooks.js";
 import {
   customerResponse,
   orderResponse,
@@ -18,6 +11,13 @@ import {
   sandboxAccepted,
   webhookAck,
 } from "./response-schemas.js";
+import { createCustomerBody } from "./routes/customers.js";
+import { cancelOrderBody, changeOrderBody, listOrdersQuery, placeOrderBody } from "./routes/orders.js";
+import { createPaymentBody } from "./routes/payments.js";
+import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
+import { purchasesQuery } from "./routes/purchase-metrics.js";
+import { sandboxEventBody } from "./routes/sandbox.js";
+import { paymentEventBody } from "./routes/webhooks.js";
 import { skuSchema, uuidSchema } from "./schemas.js";
 
 /**
@@ -45,27 +45,188 @@ const sku = { sku: skuSchema };
 const id = { id: uuidSchema };
 
 export const apiOperations: ApiOperation[] = [
-  { method: "post", path: "/v1/customers", summary: "Create a customer and its API key", auth: "admin", body: createCustomerBody, idempotencyKey: "optional", success: { status: 201, description: "Created", schema: customerResponse }, errors: [400, 401, 403, 413, 415, 422] },
-  { method: "post", path: "/v1/products", summary: "Create a product with its stock", auth: "admin", body: createProductBody, idempotencyKey: "optional", success: { status: 201, description: "Created", schema: productResponse }, errors: [400, 401, 403, 409, 413, 415, 422] },
-  { method: "get", path: "/v1/products", summary: "List products by SKU", auth: "any", query: listProductsQuery, success: { status: 200, description: "A page of products", schema: pageOf(productResponse) }, errors: [401, 422] },
-  { method: "get", path: "/v1/products/:sku", summary: "Get a product", auth: "any", pathParams: sku, success: { status: 200, description: "The product (ETag: its version)", schema: productResponse }, errors: [401, 404] },
-  { method: "patch", path: "/v1/products/:sku", summary: "Edit a product's name or price (versioned)", auth: "admin", pathParams: sku, body: updateProductBody, versioned: true, success: { status: 200, description: "Updated", schema: productResponse }, errors: [400, 401, 403, 404, 409, 413, 415, 422, 428] },
-  { method: "post", path: "/v1/products/:sku/stock-adjustments", summary: "Adjust on-hand stock atomically by a delta", auth: "admin", pathParams: sku, body: stockAdjustmentBody, idempotencyKey: "optional", success: { status: 200, description: "Adjusted", schema: productResponse }, errors: [400, 401, 403, 404, 409, 413, 415, 422] },
-  { method: "post", path: "/v1/orders", summary: "Place an order, reserving every line or nothing", auth: "customer", body: placeOrderBody, idempotencyKey: "required", success: { status: 201, description: "Placed (Location, ETag)", schema: orderResponse }, errors: [400, 401, 403, 409, 413, 415, 422] },
-  { method: "get", path: "/v1/orders", summary: "List the caller's orders, newest first", auth: "any", query: listOrdersQuery, success: { status: 200, description: "A page of orders", schema: pageOf(orderResponse) }, errors: [401, 422] },
-  { method: "get", path: "/v1/orders/:id", summary: "Get an order", auth: "any", pathParams: id, success: { status: 200, description: "The order (ETag: its version)", schema: orderResponse }, errors: [401, 404] },
-  { method: "patch", path: "/v1/orders/:id", summary: "Replace a reserved order's lines (versioned)", auth: "any", pathParams: id, body: changeOrderBody, versioned: true, success: { status: 200, description: "Changed", schema: orderResponse }, errors: [400, 401, 404, 409, 413, 415, 422, 428] },
-  { method: "post", path: "/v1/orders/:id/cancel", summary: "Cancel a reserved order and release its stock", auth: "any", pathParams: id, body: cancelOrderBody, idempotencyKey: "optional", success: { status: 200, description: "Cancelled", schema: orderResponse }, errors: [400, 401, 404, 409, 413, 415, 422] },
-  { method: "post", path: "/v1/orders/:id/payments", summary: "Start paying for a reserved order", auth: "any", pathParams: id, body: createPaymentBody, idempotencyKey: "required", success: { status: 201, description: "Payment pending", schema: paymentResponse }, errors: [400, 401, 404, 409, 413, 415, 422] },
-  { method: "get", path: "/v1/payments/:id", summary: "Get a payment", auth: "any", pathParams: id, success: { status: 200, description: "The payment", schema: paymentResponse }, errors: [401, 404] },
-  { method: "post", path: "/v1/webhooks/payments", summary: "Payment provider events (signed with Payment-Signature)", auth: "webhook", body: paymentEventBody, success: { status: 200, description: "Received", schema: webhookAck }, errors: [400, 401, 413, 415, 422] },
-  { method: "post", path: "/v1/sandbox/payments/:id/succeed", summary: "Sandbox provider: deliver payment.succeeded", auth: "admin", pathParams: id, body: sandboxEventBody, idempotencyKey: "optional", success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted }, errors: [400, 401, 403, 404, 409, 413, 415, 422] },
-  { method: "post", path: "/v1/sandbox/payments/:id/fail", summary: "Sandbox provider: deliver payment.failed", auth: "admin", pathParams: id, body: sandboxEventBody, idempotencyKey: "optional", success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted }, errors: [400, 401, 403, 404, 409, 413, 415, 422] },
-  { method: "get", path: "/v1/metrics/purchases", summary: "Purchase counters per UTC day", auth: "admin", query: purchasesQuery, success: { status: 200, description: "Counters", schema: purchasesResponse }, errors: [401, 403, 422] },
-  { method: "get", path: "/v1/metrics/purchases/reconciliation", summary: "Counters against the raw succeeded payments", auth: "admin", success: { status: 200, description: "Reconciliation", schema: reconciliationResponse }, errors: [401, 403] },
+  {
+    method: "post",
+    path: "/v1/customers",
+    summary: "Create a customer and its API key",
+    auth: "admin",
+    body: createCustomerBody,
+    idempotencyKey: "optional",
+    success: { status: 201, description: "Created", schema: customerResponse },
+    errors: [400, 401, 403, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/products",
+    summary: "Create a product with its stock",
+    auth: "admin",
+    body: createProductBody,
+    idempotencyKey: "optional",
+    success: { status: 201, description: "Created", schema: productResponse },
+    errors: [400, 401, 403, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/products",
+    summary: "List products by SKU",
+    auth: "any",
+    query: listProductsQuery,
+    success: { status: 200, description: "A page of products", schema: pageOf(productResponse) },
+    errors: [401, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/products/:sku",
+    summary: "Get a product",
+    auth: "any",
+    pathParams: sku,
+    success: { status: 200, description: "The product (ETag: its version)", schema: productResponse },
+    errors: [401, 404],
+  },
+  {
+    method: "patch",
+    path: "/v1/products/:sku",
+    summary: "Edit a product's name or price (versioned)",
+    auth: "admin",
+    pathParams: sku,
+    body: updateProductBody,
+    versioned: true,
+    success: { status: 200, description: "Updated", schema: productResponse },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422, 428],
+  },
+  {
+    method: "post",
+    path: "/v1/products/:sku/stock-adjustments",
+    summary: "Adjust on-hand stock atomically by a delta",
+    auth: "admin",
+    pathParams: sku,
+    body: stockAdjustmentBody,
+    idempotencyKey: "optional",
+    success: { status: 200, description: "Adjusted", schema: productResponse },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/orders",
+    summary: "Place an order, reserving every line or nothing",
+    auth: "customer",
+    body: placeOrderBody,
+    idempotencyKey: "required",
+    success: { status: 201, description: "Placed (Location, ETag)", schema: orderResponse },
+    errors: [400, 401, 403, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/orders",
+    summary: "List the caller's orders, newest first",
+    auth: "any",
+    query: listOrdersQuery,
+    success: { status: 200, description: "A page of orders", schema: pageOf(orderResponse) },
+    errors: [401, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/orders/:id",
+    summary: "Get an order",
+    auth: "any",
+    pathParams: id,
+    success: { status: 200, description: "The order (ETag: its version)", schema: orderResponse },
+    errors: [401, 404],
+  },
+  {
+    method: "patch",
+    path: "/v1/orders/:id",
+    summary: "Replace a reserved order's lines (versioned)",
+    auth: "any",
+    pathParams: id,
+    body: changeOrderBody,
+    versioned: true,
+    success: { status: 200, description: "Changed", schema: orderResponse },
+    errors: [400, 401, 404, 409, 413, 415, 422, 428],
+  },
+  {
+    method: "post",
+    path: "/v1/orders/:id/cancel",
+    summary: "Cancel a reserved order and release its stock",
+    auth: "any",
+    pathParams: id,
+    body: cancelOrderBody,
+    idempotencyKey: "optional",
+    success: { status: 200, description: "Cancelled", schema: orderResponse },
+    errors: [400, 401, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/orders/:id/payments",
+    summary: "Start paying for a reserved order",
+    auth: "any",
+    pathParams: id,
+    body: createPaymentBody,
+    idempotencyKey: "required",
+    success: { status: 201, description: "Payment pending", schema: paymentResponse },
+    errors: [400, 401, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/payments/:id",
+    summary: "Get a payment",
+    auth: "any",
+    pathParams: id,
+    success: { status: 200, description: "The payment", schema: paymentResponse },
+    errors: [401, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/webhooks/payments",
+    summary: "Payment provider events (signed with Payment-Signature)",
+    auth: "webhook",
+    body: paymentEventBody,
+    success: { status: 200, description: "Received", schema: webhookAck },
+    errors: [400, 401, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/payments/:id/succeed",
+    summary: "Sandbox provider: deliver payment.succeeded",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxEventBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/payments/:id/fail",
+    summary: "Sandbox provider: deliver payment.failed",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxEventBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/metrics/purchases",
+    summary: "Purchase counters per UTC day",
+    auth: "admin",
+    query: purchasesQuery,
+    success: { status: 200, description: "Counters", schema: purchasesResponse },
+    errors: [401, 403, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/metrics/purchases/reconciliation",
+    summary: "Counters against the raw succeeded payments",
+    auth: "admin",
+    success: { status: 200, description: "Reconciliation", schema: reconciliationResponse },
+    errors: [401, 403],
+  },
 ];
 
-const toSchema = (s: z.ZodType) => z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+const toSchema = (s: z.ZodType) =>
+  z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
 
 function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
   const { $schema: _dialect, ...rest } = schema;
@@ -133,7 +294,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       parameters,
       // A body that accepts {} may be left out altogether (it reads as {}).
       ...(op.body
-        ? { requestBody: { required: !op.body.safeParse({}).success, content: { "application/json": { schema: withoutDialect(toSchema(op.body)) } } } }
+        ? {
+            requestBody: {
+              required: !op.body.safeParse({}).success,
+              content: { "application/json": { schema: withoutDialect(toSchema(op.body)) } },
+            },
+          }
         : {}),
       responses,
     };

@@ -1,11 +1,14 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
 import { classifyError } from "../db/postgres-errors.js";
-import { AppError, ServiceUnavailableError, toProblem, type ProblemBody } from "../errors.js";
+import { AppError, type ProblemBody, ServiceUnavailableError, toProblem } from "../errors.js";
 
 function sendProblem(res: Response, err: AppError): void {
   for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res.status(err.status).type("application/problem+json").send(JSON.stringify(toProblem(err)));
+  res
+    .status(err.status)
+    .type("application/problem+json")
+    .send(JSON.stringify(toProblem(err)));
 }
 
 /** Unknown route → 404 problem. */
@@ -29,7 +32,13 @@ export function problemHandler(logger: Logger) {
     if (err instanceof AppError) return sendProblem(res, err);
 
     const kind = classifyError(err);
-    if (kind === "connection" || kind === "lock_timeout" || kind === "statement_timeout" || kind === "serialization_failure" || kind === "deadlock") {
+    if (
+      kind === "connection" ||
+      kind === "lock_timeout" ||
+      kind === "statement_timeout" ||
+      kind === "serialization_failure" ||
+      kind === "deadlock"
+    ) {
       (req.log ?? logger).warn({ err, kind }, "database unavailable or contended");
       return sendProblem(res, new ServiceUnavailableError());
     }

@@ -1,7 +1,7 @@
 import type { Request } from "express";
-import { z } from "zod";
-import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from "../errors.js";
+import type { z } from "zod";
 import type { Caller } from "../auth/caller.js";
+import { ForbiddenError, NotFoundError, UnauthorizedError, ValidationError } from "../errors.js";
 
 /** Paths of strings holding U+0000, which PostgreSQL text cannot store (JSON allows it). */
 function nulPaths(value: unknown, path: string[], out: string[], depth = 0): void {

@@ -1,10 +1,10 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { inTransaction } from "../db/in-transaction.js";
 import { sql } from "../db/sql.js";
-import { crashPoint } from "../fault-injection.js";
 import { AppError, IdempotencyKeyInUseError, IdempotencyKeyReusedError, toProblem } from "../errors.js";
+import { crashPoint } from "../fault-injection.js";
 import { idempotencyMetrics } from "../metrics/registry.js";
-import { deleteKey, findKey, insertKey, tryLockKey, type StoredResponse } from "./idempotency-store.js";
+import { deleteKey, findKey, insertKey, type StoredResponse, tryLockKey } from "./idempotency-store.js";
 
 export type { StoredResponse };
 export type IdempotencyContext = { scope: string; key: string; fingerprint: string };

@@ -18,11 +18,10 @@ type KeyRow = {
  * COMMIT or ROLLBACK, so a crash never leaves a key stuck.
  */
 export async function tryLockKey(m: EntityManager, scope: string, key: string): Promise<boolean> {
-  const row = await sqlOne<{ locked: boolean }>(
-    m,
-    `SELECT pg_try_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0)) AS locked`,
-    [scope, key],
-  );
+  const row = await sqlOne<{ locked: boolean }>(m, `SELECT pg_try_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0)) AS locked`, [
+    scope,
+    key,
+  ]);
   return row?.locked === true;
 }
 
@@ -40,7 +39,13 @@ export async function deleteKey(m: EntityManager, scope: string, key: string): P
   await sql(m, `DELETE FROM idempotency_keys WHERE owner = $1 AND key = $2`, [scope, key]);
 }
 
-export async function insertKey(m: EntityManager, scope: string, key: string, fingerprint: string, response: StoredResponse): Promise<void> {
+export async function insertKey(
+  m: EntityManager,
+  scope: string,
+  key: string,
+  fingerprint: string,
+  response: StoredResponse,
+): Promise<void> {
   await sql(
     m,
     `INSERT INTO idempotency_keys (owner, key, fingerprint, response_status, response_body, response_headers)

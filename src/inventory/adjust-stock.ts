@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { classifyError } from "../db/postgres-errors.js";
 import { InsufficientStockError, NotFoundError, ValidationError } from "../errors.js";
-import { addOnHand, findProduct, toProductView, type ProductView } from "./product-store.js";
+import { addOnHand, findProduct, type ProductView, toProductView } from "./product-store.js";
 
 /**
  * Relative, atomic stock adjustment (restock or write-off). One conditional

@@ -1,6 +1,6 @@
 import type { EntityManager } from "typeorm";
 import { SkuExistsError } from "../errors.js";
-import { insertProduct, toProductView, type ProductView } from "./product-store.js";
+import { insertProduct, type ProductView, toProductView } from "./product-store.js";
 
 /** Creates a product with its initial stock. One INSERT; an existing SKU → 409 sku_exists. */
 export async function createProduct(

@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { NotFoundError } from "../errors.js";
-import { findProduct, listProducts as selectProducts, toProductView, type ProductView } from "./product-store.js";
 import { decodeCursor, encodeCursor } from "../pagination.js";
+import { findProduct, type ProductView, listProducts as selectProducts, toProductView } from "./product-store.js";
 
 export async function getProductOrThrow(m: EntityManager, sku: string): Promise<ProductView> {
   const row = await findProduct(m, sku);

@@ -57,11 +57,10 @@ export async function findProduct(m: EntityManager, sku: string): Promise<Produc
 }
 
 export async function listProducts(m: EntityManager, afterSku: string | undefined, limit: number): Promise<ProductRow[]> {
-  const r = await sql<ProductRow>(
-    m,
-    `SELECT * FROM products WHERE ($1::text IS NULL OR sku > $1) ORDER BY sku LIMIT $2`,
-    [afterSku ?? null, limit],
-  );
+  const r = await sql<ProductRow>(m, `SELECT * FROM products WHERE ($1::text IS NULL OR sku > $1) ORDER BY sku LIMIT $2`, [
+    afterSku ?? null,
+    limit,
+  ]);
   return r.rows;
 }
 

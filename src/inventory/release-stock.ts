@@ -7,6 +7,10 @@ import { applyReservationDeltas, type StockLine } from "./stock-store.js";
  * hold. A failure here is a broken invariant, not a user error.
  */
 export async function releaseStock(m: EntityManager, lines: StockLine[], path = "release"): Promise<void> {
-  const check = await applyReservationDeltas(m, lines.map((l) => [l.sku, -l.quantity]), path);
+  const check = await applyReservationDeltas(
+    m,
+    lines.map((l) => [l.sku, -l.quantity]),
+    path,
+  );
   if (!check.ok) throw new Error(`invariant broken: cannot release ${JSON.stringify(lines)}`);
 }

@@ -1,8 +1,8 @@
 import type { EntityManager } from "typeorm";
-import { ownerFilter, type Caller } from "../auth/caller.js";
+import { type Caller, ownerFilter } from "../auth/caller.js";
 import { InvalidStateError, NotFoundError } from "../errors.js";
 import { releaseStock } from "../inventory/release-stock.js";
-import { lockOrder, toOrderView, type OrderView } from "./order-store.js";
+import { lockOrder, type OrderView, toOrderView } from "./order-store.js";
 import { transitionOrder } from "./transition-order.js";
 
 /**

@@ -1,13 +1,22 @@
 import type { DataSource } from "typeorm";
-import { ownerFilter, type Caller } from "../auth/caller.js";
+import { type Caller, ownerFilter } from "../auth/caller.js";
 import { compareAndSwap } from "../db/compare-and-swap.js";
 import { inTransaction } from "../db/in-transaction.js";
-import { InternalConflictError, InvalidStateError, NotFoundError, VersionConflictError } from "../errors.js";
+import { InternalConflictError, InvalidStateError, NotFoundError, OutOfStockError, VersionConflictError } from "../errors.js";
 import { moveReservation } from "../inventory/reserve-stock.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
-import { customerHolds, findOrderOwner, lockCustomer, lockOrder, replaceLines, toOrderView, type LineRow, type OrderRow, type OrderView } from "./order-store.js";
+import {
+  customerHolds,
+  findOrderOwner,
+  type LineRow,
+  lockCustomer,
+  lockOrder,
+  type OrderRow,
+  type OrderView,
+  replaceLines,
+  toOrderView,
+} from "./order-store.js";
 import type { OrderLineInput } from "./place-order.js";
-import { OutOfStockError } from "../errors.js";
 
 /**
  * Replaces a reserved order's lines (versioned). One transaction: lock the
@@ -49,7 +58,12 @@ export function changeOrder(
       );
     }
     if (maxUnitsPerCustomerSku > 0) {
-      const holds = await customerHolds(m, order.customer_id, lines.map((l) => l.sku), order.id);
+      const holds = await customerHolds(
+        m,
+        order.customer_id,
+        lines.map((l) => l.sku),
+        order.id,
+      );
       const over = lines.filter((l) => (holds.get(l.sku) ?? 0) + l.quantity > maxUnitsPerCustomerSku);
       if (over.length > 0) {
         throw new OutOfStockError(

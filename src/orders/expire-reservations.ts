@@ -23,7 +23,11 @@ export async function expireReservations(ds: DataSource, batchSize = 100): Promi
       // One release for the whole batch: its product rows are then locked in
       // one SKU-ordered statement, like everyone else's, not order by order
       // (which could take SKU "B" before "A" and deadlock with a new order).
-      await releaseStock(m, overdue.flatMap((o) => o.lines), "expire");
+      await releaseStock(
+        m,
+        overdue.flatMap((o) => o.lines),
+        "expire",
+      );
       return overdue.length;
     });
     total += n;

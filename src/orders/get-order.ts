@@ -1,11 +1,11 @@
 import type { DataSource } from "typeorm";
-import { ownerFilter, type Caller } from "../auth/caller.js";
+import { type Caller, ownerFilter } from "../auth/caller.js";
 import { inTransaction } from "../db/in-transaction.js";
 import { NotFoundError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../pagination.js";
 import { expireIfOverdue } from "./expire-reservations.js";
-import { findOrder, listOrders as selectOrders, toOrderView, type OrderView } from "./order-store.js";
 import type { OrderStatus } from "./order-status.js";
+import { findOrder, type OrderView, listOrders as selectOrders, toOrderView } from "./order-store.js";
 
 /**
  * Reads never show a hold past its deadline as still `reserved`: an overdue

@@ -72,7 +72,12 @@ export async function findOrderOwner(m: EntityManager, id: string, ownerId?: str
 }
 
 /** Units of each SKU the customer holds in open orders, leaving one order out. */
-export async function customerHolds(m: EntityManager, customerId: string, skus: string[], exceptOrderId: string): Promise<Map<string, number>> {
+export async function customerHolds(
+  m: EntityManager,
+  customerId: string,
+  skus: string[],
+  exceptOrderId: string,
+): Promise<Map<string, number>> {
   const r = await sql<{ sku: string; qty: number }>(
     m,
     `SELECT l.sku, sum(l.quantity)::int AS qty
@@ -136,7 +141,13 @@ export async function replaceLines(m: EntityManager, orderId: string, lines: Lin
     m,
     `INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
      SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[])`,
-    [orderId, lines.map((l) => l.sku), lines.map((l) => l.quantity), lines.map((l) => l.unit_price_cents), lines.map((l) => l.line_total_cents)],
+    [
+      orderId,
+      lines.map((l) => l.sku),
+      lines.map((l) => l.quantity),
+      lines.map((l) => l.unit_price_cents),
+      lines.map((l) => l.line_total_cents),
+    ],
   );
 }
 

@@ -2,13 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { sql, sqlOne } from "../db/sql.js";
-import {
-  IdempotencyKeyInUseError,
-  IdempotencyKeyReusedError,
-  OutOfStockError,
-  toProblem,
-  ValidationError,
-} from "../errors.js";
+import { IdempotencyKeyInUseError, IdempotencyKeyReusedError, OutOfStockError, toProblem, ValidationError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { CommandOutcome, IdempotencyContext, StoredResponse } from "../idempotency/execute-command.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
@@ -23,7 +17,12 @@ const PROBLEM_TEMPLATES = (() => {
   return JSON.stringify({ out_of_stock: outOfStock, validation_failed: invalid });
 })();
 
-type PlaceRow = { outcome: "placed" | "refused" | "replayed" | "in_use" | "reused"; status: number; body: unknown; headers: Record<string, string> };
+type PlaceRow = {
+  outcome: "placed" | "refused" | "replayed" | "in_use" | "reused";
+  status: number;
+  body: unknown;
+  headers: Record<string, string>;
+};
 
 /** The arguments of one orderlock_place_order call; a batch sends a JSON array of them. */
 type Placement = {
@@ -63,7 +62,17 @@ async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]
     if (batch.length === 1) {
       const p = batch[0];
       const row = await sqlOne<PlaceRow>(ds.manager, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
-        p.owner, p.key, p.fingerprint, p.keyTtlHours, p.orderId, p.customerId, p.skus, p.qtys, p.holdSeconds, p.cap, PROBLEM_TEMPLATES,
+        p.owner,
+        p.key,
+        p.fingerprint,
+        p.keyTtlHours,
+        p.orderId,
+        p.customerId,
+        p.skus,
+        p.qtys,
+        p.holdSeconds,
+        p.cap,
+        PROBLEM_TEMPLATES,
       ]);
       return [row!];
     }

@@ -2,8 +2,8 @@ import type { EntityManager } from "typeorm";
 import { compareAndSwap, SecondsFromNow } from "../db/compare-and-swap.js";
 import { InternalConflictError } from "../errors.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
-import type { OrderRow, OrderWithLines } from "./order-store.js";
 import { assertTransition, HOLDS_STOCK, type OrderStatus } from "./order-status.js";
+import type { OrderRow, OrderWithLines } from "./order-store.js";
 
 /**
  * Every internal status change goes through here: the state machine allows

@@ -34,7 +34,10 @@ async function callConfirm(ds: DataSource, batch: SuccessEvent[]): Promise<Event
     if (batch.length === 1) {
       const e = batch[0];
       const row = await sqlOne<EventVerdict>(ds.manager, `SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
-        e.eventId, e.paymentId, e.amountCents, shard,
+        e.eventId,
+        e.paymentId,
+        e.amountCents,
+        shard,
       ]);
       return [row!];
     }

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager } from "typeorm";
-import { ownerFilter, type Caller } from "../auth/caller.js";
+import { type Caller, ownerFilter } from "../auth/caller.js";
 import { InvalidStateError, NotFoundError } from "../errors.js";
 import { lockOrder } from "../orders/order-store.js";
 import { transitionOrder } from "../orders/transition-order.js";
-import { insertPayment, toPaymentView, type PaymentView } from "./payment-store.js";
+import { insertPayment, type PaymentView, toPaymentView } from "./payment-store.js";
 import type { PaymentProvider } from "./providers/payment-provider.js";
 
 /**

@@ -2,7 +2,7 @@ import type { EntityManager } from "typeorm";
 import { InternalConflictError } from "../errors.js";
 import { lockOrder } from "../orders/order-store.js";
 import { transitionOrder } from "../orders/transition-order.js";
-import { settlePayment, type EventVerdict, type PaymentRow } from "./payment-store.js";
+import { type EventVerdict, type PaymentRow, settlePayment } from "./payment-store.js";
 
 /**
  * `payment.failed`, applied inside the webhook's transaction to a payment row

@@ -1,7 +1,7 @@
 import type { EntityManager } from "typeorm";
-import { ownerFilter, type Caller } from "../auth/caller.js";
+import { type Caller, ownerFilter } from "../auth/caller.js";
 import { NotFoundError } from "../errors.js";
-import { findPayment, toPaymentView, type PaymentView } from "./payment-store.js";
+import { findPayment, type PaymentView, toPaymentView } from "./payment-store.js";
 
 /** A payment as its customer (or the admin) sees it; anyone else gets 404, never a hint that it exists. */
 export async function getPaymentOrThrow(m: EntityManager, caller: Caller, id: string): Promise<PaymentView> {

@@ -92,11 +92,7 @@ export async function lockPayment(m: EntityManager, id: string): Promise<Payment
  * Returns undefined if the guard failed: impossible under the row lock, so
  * callers treat it as an internal conflict.
  */
-export async function settlePayment(
-  m: EntityManager,
-  payment: PaymentRow,
-  to: "succeeded" | "failed",
-): Promise<PaymentRow | undefined> {
+export async function settlePayment(m: EntityManager, payment: PaymentRow, to: "succeeded" | "failed"): Promise<PaymentRow | undefined> {
   const r = await sql<PaymentRow>(
     m,
     `UPDATE payments

@@ -4,7 +4,7 @@ import { inTransaction } from "../db/in-transaction.js";
 import { paymentMetrics } from "../metrics/registry.js";
 import { confirmPayment } from "./confirm-payment.js";
 import { failPayment } from "./fail-payment.js";
-import { lockPayment, recordEvent, setEventOutcome, type EventOutcome, type EventVerdict } from "./payment-store.js";
+import { type EventOutcome, type EventVerdict, lockPayment, recordEvent, setEventOutcome } from "./payment-store.js";
 import type { PaymentEvent } from "./providers/payment-provider.js";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { Batcher, batcherPerDataSource, SHED_LOAD, type ItemResult } from "../db/batcher.js";
+import { Batcher, batcherPerDataSource, type ItemResult, SHED_LOAD } from "../db/batcher.js";
 import { sql } from "../db/sql.js";
 
 /**
@@ -63,7 +63,12 @@ async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<Rat
     const allowed = count <= t.limit;
     return {
       ok: true,
-      value: { allowed, limit: t.limit, remaining: Math.max(0, t.limit - count), msBeforeReset: Math.max(0, Number(totals.get(t.key)!.ms_left)) },
+      value: {
+        allowed,
+        limit: t.limit,
+        remaining: Math.max(0, t.limit - count),
+        msBeforeReset: Math.max(0, Number(totals.get(t.key)!.ms_left)),
+      },
     };
   });
 }

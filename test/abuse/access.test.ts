@@ -29,12 +29,15 @@ describe("access to other customers' resources", () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       if (!path.includes("{id}")) continue;
       for (const [method, op] of Object.entries(methods)) {
-        const id = path.startsWith("/v1/payments") || path.startsWith("/v1/sandbox") ? payment.id : path.endsWith("/payments") ? other.id : order.id;
+        const id =
+          path.startsWith("/v1/payments") || path.startsWith("/v1/sandbox") ? payment.id : path.endsWith("/payments") ? other.id : order.id;
         const url = path.replace("{id}", id);
-        const call = (t.http() as unknown as Record<string, (u: string) => import("supertest").Test>)[method](url)
+        const call = (t.http() as unknown as Record<string, (u: string) => import("supertest").Test>)
+          [method](url)
           .set(intruder.auth)
           .set("Idempotency-Key", uniqueKey());
-        const res = method === "get" ? await call : await call.send(method === "patch" ? { version: 1, lines: [{ sku: p.sku, quantity: 1 }] } : {});
+        const res =
+          method === "get" ? await call : await call.send(method === "patch" ? { version: 1, lines: [{ sku: p.sku, quantity: 1 }] } : {});
         const expected = op["x-orderlock-auth"] === "admin" ? 403 : 404;
         expect(res.status, `${method.toUpperCase()} ${path}`).toBe(expected);
         checked++;
@@ -54,8 +57,13 @@ describe("access to other customers' resources", () => {
     for (const [path, methods] of Object.entries(doc.paths)) {
       for (const [method, op] of Object.entries(methods)) {
         if (op["x-orderlock-auth"] !== "admin") continue;
-        const url = path.replace(/\{[a-z]+\}/gi, "00000000-0000-4000-8000-000000000000").replace("/products/00000000-0000-4000-8000-000000000000", "/products/ANY-SKU");
-        const res = await (t.http() as unknown as Record<string, (u: string) => import("supertest").Test>)[method](url).set(c.auth).send(method === "get" ? undefined : {});
+        const url = path
+          .replace(/\{[a-z]+\}/gi, "00000000-0000-4000-8000-000000000000")
+          .replace("/products/00000000-0000-4000-8000-000000000000", "/products/ANY-SKU");
+        const res = await (t.http() as unknown as Record<string, (u: string) => import("supertest").Test>)
+          [method](url)
+          .set(c.auth)
+          .send(method === "get" ? undefined : {});
         expect(res.status, `${method.toUpperCase()} ${path}`).toBe(403);
         checked++;
       }

@@ -6,7 +6,7 @@ import { buildApp } from "../../src/app.js";
 import { createHttpServer } from "../../src/http/server.js";
 import { purgeExpiredRateLimits } from "../../src/rate-limits/purge-expired-rate-limits.js";
 import { createCustomer } from "../support/factories.js";
-import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp, testAppDeps } from "../support/test-app.js";
 
 const LIMIT = 10;
 let t: TestApp;
@@ -61,9 +61,13 @@ describe("per-customer-key rate limit", () => {
     expect((await t.http().get("/v1/products").set(c.auth)).status).toBe(200);
     const key = `cust:${c.id}`;
     const stale = `cust:stale-${c.id}`;
-    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, 99, (extract(epoch FROM now()) * 1000)::bigint - 120000)`, [stale]);
+    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, 99, (extract(epoch FROM now()) * 1000)::bigint - 120000)`, [
+      stale,
+    ]);
     expect(await purgeExpiredRateLimits(t.ds)).toBeGreaterThanOrEqual(1);
-    const keys = ((await t.ds.query(`SELECT key FROM rate_limits WHERE key = ANY($1)`, [[key, stale]])) as { key: string }[]).map((r) => r.key);
+    const keys = ((await t.ds.query(`SELECT key FROM rate_limits WHERE key = ANY($1)`, [[key, stale]])) as { key: string }[]).map(
+      (r) => r.key,
+    );
     expect(keys).toEqual([key]);
   });
 });

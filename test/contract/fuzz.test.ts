@@ -1,8 +1,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { signWebhook } from "../../src/payments/webhook-signature.js";
-import { startTestApp, WEBHOOK_SECRET, type TestApp } from "../support/test-app.js";
+import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
+import { startTestApp, type TestApp, WEBHOOK_SECRET } from "../support/test-app.js";
 
 /**
  * Fuzzes every operation of GET /openapi.json with bodies, path ids, query
@@ -36,15 +36,53 @@ type Operation = {
 };
 
 const CODES = new Set([
-  "malformed_json", "idempotency_key_missing", "unauthorized", "invalid_signature", "forbidden", "not_found",
-  "version_conflict", "out_of_stock", "insufficient_stock", "invalid_state", "sku_exists", "idempotency_key_in_use",
-  "payload_too_large", "unsupported_media_type", "validation_failed", "idempotency_key_reused",
-  "precondition_required", "rate_limited",
+  "malformed_json",
+  "idempotency_key_missing",
+  "unauthorized",
+  "invalid_signature",
+  "forbidden",
+  "not_found",
+  "version_conflict",
+  "out_of_stock",
+  "insufficient_stock",
+  "invalid_state",
+  "sku_exists",
+  "idempotency_key_in_use",
+  "payload_too_large",
+  "unsupported_media_type",
+  "validation_failed",
+  "idempotency_key_reused",
+  "precondition_required",
+  "rate_limited",
 ]);
 
 const nasty = fc.constantFrom<unknown>(
-  "", " ", "0", "-1", "1e309", "NaN", "null", "'; DROP TABLE orders; --", "\u0000", "💥", "__proto__", "../../etc/passwd",
-  "x".repeat(300), -1, 0, 1, 1.5, -2147483649, 2147483648, Number.MAX_SAFE_INTEGER, 1e300, true, false, null, [], {},
+  "",
+  " ",
+  "0",
+  "-1",
+  "1e309",
+  "NaN",
+  "null",
+  "'; DROP TABLE orders; --",
+  "\u0000",
+  "💥",
+  "__proto__",
+  "../../etc/passwd",
+  "x".repeat(300),
+  -1,
+  0,
+  1,
+  1.5,
+  -2147483649,
+  2147483648,
+  Number.MAX_SAFE_INTEGER,
+  1e300,
+  true,
+  false,
+  null,
+  [],
+  {},
 );
 
 /** A value for `s`: usually of the right type near its bounds, sometimes anything at all. */
@@ -63,7 +101,10 @@ function valueFor(s: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
         return fc.oneof(fc.integer({ min: Math.ceil(lo), max: Math.floor(hi) }), fc.constantFrom(lo - 1, hi + 1, 0.5, -0));
       }
       case "string":
-        return fc.oneof(fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 80) }), fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/));
+        return fc.oneof(
+          fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 40, 80) }),
+          fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,20}$/),
+        );
       case "boolean":
         return fc.boolean();
       case "array":
@@ -79,12 +120,16 @@ function valueFor(s: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
 
 function objectFor(s: Schema, depth: number): fc.Arbitrary<unknown> {
   const props = s.properties ?? {};
-  const known = fc.record(
-    Object.fromEntries(Object.entries(props).map(([k, v]) => [k, valueFor(v, depth)])),
-    { requiredKeys: [] },
+  const known = fc.record(Object.fromEntries(Object.entries(props).map(([k, v]) => [k, valueFor(v, depth)])), { requiredKeys: [] });
+  const extra = fc.dictionary(
+    fc.constantFrom("__proto__", "constructor", "prototype", "price", "status", "version", "customerId", "zz"),
+    nasty,
+    { maxKeys: 2 },
   );
-  const extra = fc.dictionary(fc.constantFrom("__proto__", "constructor", "prototype", "price", "status", "version", "customerId", "zz"), nasty, { maxKeys: 2 });
-  return fc.oneof({ weight: 4, arbitrary: known }, { weight: 1, arbitrary: fc.tuple(known, extra).map(([a, b]) => ({ ...(a as object), ...b })) });
+  return fc.oneof(
+    { weight: 4, arbitrary: known },
+    { weight: 1, arbitrary: fc.tuple(known, extra).map(([a, b]) => ({ ...(a as object), ...b })) },
+  );
 }
 
 let t: TestApp;
@@ -95,7 +140,13 @@ const ids: Record<string, string[]> = { sku: [], id: [] };
 beforeAll(async () => {
   t = await startTestApp();
   const doc = (await t.http().get("/openapi.json")).body as {
-    paths: Record<string, Record<string, { "x-orderlock-auth": string; parameters: Operation["parameters"]; requestBody?: { content: Record<string, { schema: Schema }> } }>>;
+    paths: Record<
+      string,
+      Record<
+        string,
+        { "x-orderlock-auth": string; parameters: Operation["parameters"]; requestBody?: { content: Record<string, { schema: Schema }> } }
+      >
+    >;
   };
   ops = Object.entries(doc.paths).flatMap(([path, methods]) =>
     Object.entries(methods).map(([method, op]) => ({
@@ -109,7 +160,12 @@ beforeAll(async () => {
   // Real ids, so fuzzed requests also reach the code behind the lookups.
   const p = await createProduct(t, { onHand: 1000 });
   customer = await createCustomer(t, "fuzz");
-  const order = await t.http().post("/v1/orders").set(customer.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+  const order = await t
+    .http()
+    .post("/v1/orders")
+    .set(customer.auth)
+    .set("Idempotency-Key", uniqueKey())
+    .send({ lines: [{ sku: p.sku, quantity: 1 }] });
   ids.sku.push(p.sku);
   ids.id.push(order.body.id);
 });
@@ -143,7 +199,10 @@ describe("fuzzing every documented operation", () => {
       asAdmin: fc.boolean(),
       credentials: fc.constantFrom("expected", "expected", "expected", "expected", "customer", "none"),
       rawBody: fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.string({ maxLength: 50 }) }),
-      query: fc.dictionary(fc.constantFrom("limit", "cursor", "status", "from", "to", "x"), fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("0", "101", "2024-02-30", "2025-01-01", "reserved"))),
+      query: fc.dictionary(
+        fc.constantFrom("limit", "cursor", "status", "from", "to", "x"),
+        fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom("0", "101", "2024-02-30", "2025-01-01", "reserved")),
+      ),
       signed: fc.boolean(),
     });
     const seen = new Map<string, number>();
@@ -157,7 +216,9 @@ describe("fuzzing every documented operation", () => {
         const raw = c.rawBody ?? (body === undefined ? undefined : JSON.stringify(body));
 
         const before = await stateFingerprint();
-        let req = (t.http() as unknown as Record<string, (p: string) => import("supertest").Test>)[op.method](path).query(op.method === "get" ? c.query : {});
+        let req = (t.http() as unknown as Record<string, (p: string) => import("supertest").Test>)
+          [op.method](path)
+          .query(op.method === "get" ? c.query : {});
         if (op.auth === "webhook") {
           if (c.signed && raw !== undefined) req = req.set("Payment-Signature", signWebhook(WEBHOOK_SECRET, raw));
         } else {
@@ -186,7 +247,8 @@ describe("fuzzing every documented operation", () => {
     // The fuzzer must get past the front door, not only bounce off it.
     const reached = [...seen.keys()];
     expect(reached.filter((k) => /^2/.test(k)).length, JSON.stringify(Object.fromEntries(seen))).toBeGreaterThan(0);
-    for (const code of ["validation_failed", "not_found", "unauthorized", "forbidden", "invalid_signature", "malformed_json"]) expect(reached, JSON.stringify(Object.fromEntries(seen))).toContain(code);
+    for (const code of ["validation_failed", "not_found", "unauthorized", "forbidden", "invalid_signature", "malformed_json"])
+      expect(reached, JSON.stringify(Object.fromEntries(seen))).toContain(code);
     console.info("fuzz outcomes", Object.fromEntries(seen));
   }, 600_000);
 });

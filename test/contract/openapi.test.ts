@@ -1,7 +1,7 @@
 import type { Express } from "express";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { buildApp } from "../../src/app.js";
-import { startTestApp, testAppDeps, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp, testAppDeps } from "../support/test-app.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -34,7 +34,9 @@ describe("GET /openapi.json", () => {
       .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path.replace(/\{([A-Za-z]+)\}/g, ":$1")}`))
       .sort();
     const app = buildApp(testAppDeps(t.ds));
-    const mounted = mountedRoutes(app).filter((r) => r.split(" ")[1].startsWith("/v1/")).sort();
+    const mounted = mountedRoutes(app)
+      .filter((r) => r.split(" ")[1].startsWith("/v1/"))
+      .sort();
     expect(documented).toEqual(mounted);
   });
 

@@ -1,9 +1,9 @@
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCustomer, createProduct, uniqueKey, uniqueSku } from "../support/factories.js";
-import { createPayment, deliverExpecting, placeOrder, successEvent, utcDay, type OrderBody } from "../support/payment-factories.js";
+import { createPayment, deliverExpecting, type OrderBody, placeOrder, successEvent, utcDay } from "../support/payment-factories.js";
 import { ADMIN_KEY, startTestApp, type TestApp } from "../support/test-app.js";
 
 /**
@@ -74,7 +74,10 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
     Object.assign(seeded, { a: a.sku, b: b.sku, c: c.sku });
     const alice = await createCustomer(t, "Alice");
     const bob = await createCustomer(t, "Bob");
-    const paid1 = await placeOrder(t, alice, [{ sku: a.sku, quantity: 2 }, { sku: c.sku, quantity: 1 }]);
+    const paid1 = await placeOrder(t, alice, [
+      { sku: a.sku, quantity: 2 },
+      { sku: c.sku, quantity: 1 },
+    ]);
     const paid2 = await placeOrder(t, bob, [{ sku: a.sku, quantity: 1 }]);
     seeded.day = utcDay();
     const firstEvent = successEvent(await createPayment(t, alice, paid1.id));
@@ -85,19 +88,40 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
     const held1 = await placeOrder(t, bob, [{ sku: b.sku, quantity: 1 }]);
     const key = uniqueKey();
     const held2 = (
-      await t.http().post("/v1/orders").set(alice.auth).set("Idempotency-Key", key).send({ lines: [{ sku: c.sku, quantity: 3 }] })
+      await t
+        .http()
+        .post("/v1/orders")
+        .set(alice.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: c.sku, quantity: 3 }] })
     ).body as OrderBody;
-    const replay = await t.http().post("/v1/orders").set(alice.auth).set("Idempotency-Key", key).send({ lines: [{ sku: c.sku, quantity: 3 }] });
+    const replay = await t
+      .http()
+      .post("/v1/orders")
+      .set(alice.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: c.sku, quantity: 3 }] });
     expect(replay.headers["idempotent-replayed"]).toBe("true"); // one idempotent replay
     seeded.orders = [paid1, paid2, held1, held2];
     // One stale edit through the API: one client version conflict.
     const v = (await api.product(c.sku)).version;
-    expect((await t.http().patch(`/v1/products/${c.sku}`).set(t.admin).set("If-Match", `"${v}"`).send({ name: "Green gizmo" })).status).toBe(200);
+    expect(
+      (await t.http().patch(`/v1/products/${c.sku}`).set(t.admin).set("If-Match", `"${v}"`).send({ name: "Green gizmo" })).status,
+    ).toBe(200);
     expect((await t.http().patch(`/v1/products/${c.sku}`).set(t.admin).set("If-Match", `"${v}"`).send({ name: "Lost" })).status).toBe(409);
 
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US", timezoneId: "UTC" });
     await context.clock.install(); // real time, flowing; fast-forwarded only to prove polling pauses
@@ -280,7 +304,9 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
     await page.getByRole("button", { name: `Edit ${seeded.b}` }).click();
     await page.locator("#edit-price").fill("9999999.99"); // above the API's maximum price
     await page.locator("#edit-submit").click();
-    await expect.poll(() => text(page.locator("#edit-problem")), WAIT).toMatch(/^The request failed validation\. priceCents: .+ \(422 validation_failed\)$/);
+    await expect
+      .poll(() => text(page.locator("#edit-problem")), WAIT)
+      .toMatch(/^The request failed validation\. priceCents: .+ \(422 validation_failed\)$/);
     await page.locator("#edit-dialog [data-close]").click();
     expect((await api.product(seeded.b)).onHand).toBe(4);
   });
@@ -293,7 +319,12 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
     await expect.poll(() => text(page.locator("#edit-base")), WAIT).toMatch(new RegExp(`^Editing version ${seen.version}\\.`));
 
     // Another admin renames it meanwhile.
-    const other = await t.http().patch(`/v1/products/${c}`).set(t.admin).set("If-Match", `"${seen.version}"`).send({ name: "Green gizmo XL" });
+    const other = await t
+      .http()
+      .patch(`/v1/products/${c}`)
+      .set(t.admin)
+      .set("If-Match", `"${seen.version}"`)
+      .send({ name: "Green gizmo XL" });
     expect(other.status).toBe(200);
 
     await page.locator("#edit-price").fill("39.99");
@@ -351,7 +382,10 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
     );
     await older.route("**/metrics", async (route) => {
       const res = await route.fetch();
-      const body = (await res.text()).split("\n").filter((l) => !l.includes("orderlock_webhook_events_total")).join("\n");
+      const body = (await res.text())
+        .split("\n")
+        .filter((l) => !l.includes("orderlock_webhook_events_total"))
+        .join("\n");
       await route.fulfill({ response: res, body });
     });
     await older.goto(`${t.url}/dashboard`);
@@ -361,7 +395,9 @@ describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 
 
     const problem = (panel: string) => text(older.locator(`#${panel}-panel .panel-problem`));
     await expect.poll(() => problem("purchases"), WAIT).toBe("Not available: this server does not provide /v1/metrics/purchases yet.");
-    await expect.poll(() => problem("reconciliation"), WAIT).toBe("Not available: this server does not provide /v1/metrics/purchases/reconciliation yet.");
+    await expect
+      .poll(() => problem("reconciliation"), WAIT)
+      .toBe("Not available: this server does not provide /v1/metrics/purchases/reconciliation yet.");
     expect(await older.locator("#purchases-panel .panel-body").isVisible()).toBe(false);
     await expect.poll(() => text(older.locator("#tile-webhook-duplicates .tile-value")), WAIT).toBe("n/a");
     expect(await text(older.locator("#tile-conflicts .tile-value"))).toBe("2");

@@ -6,7 +6,10 @@ import { describe, expect, it } from "vitest";
  * per-minute rates between polls, and money input. Imported by URL so the
  * type checker does not ask for declarations of browser JavaScript.
  */
-type Parsed = { families: Map<string, { type: string; help: string }>; samples: { name: string; labels: Record<string, string>; value: number }[] };
+type Parsed = {
+  families: Map<string, { type: string; help: string }>;
+  samples: { name: string; labels: Record<string, string>; value: number }[];
+};
 type PrometheusModule = {
   parsePrometheus(text: string): Parsed;
   counterTotal(p: Parsed, name: string, where?: Record<string, string>): number | null;

@@ -66,13 +66,10 @@ describe("Batcher", () => {
     await expect(bad).rejects.toThrow("bad -1");
 
     let down = true;
-    const flaky = new Batcher<number, number>(
-      async (items) => {
-        if (down) throw new Error("database down");
-        return items.map((n) => ({ ok: true, value: n }));
-      },
-      LIMITS,
-    );
+    const flaky = new Batcher<number, number>(async (items) => {
+      if (down) throw new Error("database down");
+      return items.map((n) => ({ ok: true, value: n }));
+    }, LIMITS);
     const results = await Promise.allSettled([1, 2, 3].map((n) => flaky.submit(n)));
     expect(results.map((r) => r.status)).toEqual(["rejected", "rejected", "rejected"]);
     // …and the batcher takes new work afterwards: nothing stays counted in flight.
@@ -127,6 +124,9 @@ describe("callBatchOrEachAlone", () => {
       return items.map((n) => n + 1);
     });
     expect(attempts).toBe(2);
-    expect(results).toEqual([{ ok: true, value: 2 }, { ok: true, value: 3 }]);
+    expect(results).toEqual([
+      { ok: true, value: 2 },
+      { ok: true, value: 3 },
+    ]);
   });
 });

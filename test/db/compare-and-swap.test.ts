@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
-import { createDataSource } from "../../ormconfig.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Product } from "../../entities/product.entity.js";
+import { createDataSource } from "../../ormconfig.js";
 import { compareAndSwap } from "../../src/db/compare-and-swap.js";
 import { inTransaction } from "../../src/db/in-transaction.js";
 import { createTestDatabase } from "../support/test-database.js";

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { inTransaction } from "../../src/db/in-transaction.js";
 import { classifyError } from "../../src/db/postgres-errors.js";

@@ -1,14 +1,14 @@
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
-import http from "node:http";
+import type http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DataSource } from "typeorm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
+import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { createHttpServer } from "../../src/http/server.js";
-import { startEmbeddedPostgres, type EmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { freePort } from "../support/service-process.js";
 import { ADMIN_KEY, testAppDeps } from "../support/test-app.js";
 
@@ -52,8 +52,14 @@ afterAll(async () => {
 
 describe("the database goes away under load", () => {
   it("when PostgreSQL stops during load, then requests get 503 with Retry-After, never 500, and within 10 s of its return the service answers again", async () => {
-    await fetch(`${base}/v1/products`, { method: "POST", headers: admin, body: JSON.stringify({ sku: "OUT-1", name: "x", priceCents: 1, onHand: 1_000_000 }) });
-    const customer = (await (await fetch(`${base}/v1/customers`, { method: "POST", headers: admin, body: "{}".replace("{}", '{"name":"c"}') })).json()) as { apiKey: string };
+    await fetch(`${base}/v1/products`, {
+      method: "POST",
+      headers: admin,
+      body: JSON.stringify({ sku: "OUT-1", name: "x", priceCents: 1, onHand: 1_000_000 }),
+    });
+    const customer = (await (
+      await fetch(`${base}/v1/customers`, { method: "POST", headers: admin, body: "{}".replace("{}", '{"name":"c"}') })
+    ).json()) as { apiKey: string };
     const auth = { Authorization: `Bearer ${customer.apiKey}`, "Content-Type": "application/json" };
 
     const statuses: { at: number; status: number; retryAfter: string | null; code?: string }[] = [];

@@ -21,7 +21,12 @@ describe("Idempotency-Key while the first request is in flight, and after a fail
       // Exactly the lock an in-flight request with this key holds.
       await runner.query(`SELECT pg_advisory_xact_lock(hashtextextended($1 || E'\\n' || $2, 0))`, [c.id, key]);
       const started = Date.now();
-      const res = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+      const res = await t
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: p.sku, quantity: 1 }] });
       expect(res.status).toBe(409);
       expect(res.body.code).toBe("idempotency_key_in_use");
       expect(res.headers["retry-after"]).toBe("1");
@@ -30,7 +35,12 @@ describe("Idempotency-Key while the first request is in flight, and after a fail
       await runner.rollbackTransaction();
       await runner.release();
     }
-    const after = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const after = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     expect(after.status).toBe(201);
   });
 
@@ -44,7 +54,12 @@ describe("Idempotency-Key while the first request is in flight, and after a fail
     let first;
     try {
       await runner.query(`SELECT * FROM products WHERE sku = $1 FOR UPDATE`, [p.sku]);
-      first = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 2 }] });
+      first = await t
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: p.sku, quantity: 2 }] });
     } finally {
       await runner.rollbackTransaction();
       await runner.release();
@@ -55,7 +70,12 @@ describe("Idempotency-Key while the first request is in flight, and after a fail
     expect((await t.ds.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1`, [key]))[0].n).toBe(0);
     expect((await t.ds.query(`SELECT reserved FROM products WHERE sku = $1`, [p.sku]))[0].reserved).toBe(0);
 
-    const retry = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 2 }] });
+    const retry = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 2 }] });
     expect(retry.status).toBe(201);
     expect(retry.headers["idempotent-replayed"]).toBeUndefined();
     expect((await t.ds.query(`SELECT reserved FROM products WHERE sku = $1`, [p.sku]))[0].reserved).toBe(2);

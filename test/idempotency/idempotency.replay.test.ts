@@ -17,7 +17,13 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 10 });
     const c = await createCustomer(t);
     const key = uniqueKey();
-    const send = () => t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 2 }] });
+    const send = () =>
+      t
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: p.sku, quantity: 2 }] });
     const first = await send();
     const second = await send();
     expect(first.status).toBe(201);
@@ -35,8 +41,18 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 10 });
     const c = await createCustomer(t);
     const key = uniqueKey();
-    await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
-    const other = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 3 }] });
+    await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const other = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 3 }] });
     expect(other.status).toBe(422);
     expect(other.body.code).toBe("idempotency_key_reused");
     expect(await reserved(p.sku)).toBe(1);
@@ -69,8 +85,18 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 10 });
     const [c1, c2] = [await createCustomer(t), await createCustomer(t)];
     const key = uniqueKey();
-    const r1 = await t.http().post("/v1/orders").set(c1.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
-    const r2 = await t.http().post("/v1/orders").set(c2.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const r1 = await t
+      .http()
+      .post("/v1/orders")
+      .set(c1.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const r2 = await t
+      .http()
+      .post("/v1/orders")
+      .set(c2.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     expect([r1.status, r2.status]).toEqual([201, 201]);
     expect(r1.body.id).not.toBe(r2.body.id);
     expect(r2.headers["idempotent-replayed"]).toBeUndefined();
@@ -82,7 +108,12 @@ describe("Idempotency-Key", () => {
     const key = uniqueKey();
     const responses = await Promise.all(
       Array.from({ length: 20 }, () =>
-        t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] }),
+        t
+          .http()
+          .post("/v1/orders")
+          .set(c.auth)
+          .set("Idempotency-Key", key)
+          .send({ lines: [{ sku: p.sku, quantity: 1 }] }),
       ),
     );
     const fresh = responses.filter((r) => r.status === 201 && r.headers["idempotent-replayed"] === undefined);
@@ -103,7 +134,13 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 0 });
     const c = await createCustomer(t);
     const key = uniqueKey();
-    const send = () => t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const send = () =>
+      t
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     const first = await send();
     expect(first.status).toBe(409);
     await t.http().post(`/v1/products/${p.sku}/stock-adjustments`).set(t.admin).send({ delta: 5, reason: "restock" });
@@ -119,9 +156,19 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 5 });
     const c = await createCustomer(t);
     const key = uniqueKey();
-    const bad = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 0 }] });
+    const bad = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 0 }] });
     expect(bad.status).toBe(422);
-    const good = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const good = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     expect(good.status).toBe(201);
     expect(good.headers["idempotent-replayed"]).toBeUndefined();
   });
@@ -131,11 +178,21 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 5 });
     const c = await createCustomer(t);
     const key = uniqueKey();
-    await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     await t.ds.query(`UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1`, [key]);
     expect(await purgeExpiredKeys(t.ds, 24)).toBeGreaterThanOrEqual(1);
     expect((await t.ds.query(`SELECT count(*)::int AS n FROM idempotency_keys WHERE key = $1`, [key]))[0].n).toBe(0);
-    const again = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const again = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", key)
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     expect(again.status).toBe(201);
     expect(again.headers["idempotent-replayed"]).toBeUndefined();
     expect(await orderCount(c.id)).toBe(2);
@@ -145,7 +202,12 @@ describe("Idempotency-Key", () => {
     const p = await createProduct(t, { onHand: 5 });
     const key = uniqueKey();
     for (let i = 0; i < 3; i++) {
-      const r = await t.http().post(`/v1/products/${p.sku}/stock-adjustments`).set(t.admin).set("Idempotency-Key", key).send({ delta: 4, reason: "restock" });
+      const r = await t
+        .http()
+        .post(`/v1/products/${p.sku}/stock-adjustments`)
+        .set(t.admin)
+        .set("Idempotency-Key", key)
+        .send({ delta: 4, reason: "restock" });
       expect(r.status).toBe(200);
     }
     expect((await t.ds.query(`SELECT on_hand FROM products WHERE sku = $1`, [p.sku]))[0].on_hand).toBe(9);

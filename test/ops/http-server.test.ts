@@ -32,7 +32,10 @@ function appUnderTest() {
   const app = express();
   app.use(express.json());
   app.post("/echo/:id", (req, res) => {
-    res.status(201).set("X-Seen", req.get("X-Sent") ?? "").json({ id: req.params.id, body: req.body, ip: typeof req.ip });
+    res
+      .status(201)
+      .set("X-Seen", req.get("X-Sent") ?? "")
+      .json({ id: req.params.id, body: req.body, ip: typeof req.ip });
   });
   return app;
 }

@@ -28,11 +28,19 @@ describe("operations endpoints", () => {
     await t.http().patch(`/v1/products/${p.sku}`).set(t.admin).send({ version: 1, name: "b" }); // stale
     const c = await createCustomer(t);
     const key = uniqueKey();
-    for (let i = 0; i < 2; i++) await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", key).send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    for (let i = 0; i < 2; i++)
+      await t
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", key)
+        .send({ lines: [{ sku: p.sku, quantity: 1 }] });
     const after = (await t.http().get("/metrics")).text;
 
     const conflicts = '{resource="product",source="client"}';
-    expect(metric(after, "orderlock_version_conflicts_total", conflicts) - metric(before, "orderlock_version_conflicts_total", conflicts)).toBe(1);
+    expect(
+      metric(after, "orderlock_version_conflicts_total", conflicts) - metric(before, "orderlock_version_conflicts_total", conflicts),
+    ).toBe(1);
     expect(metric(after, "orderlock_idempotent_replays_total") - metric(before, "orderlock_idempotent_replays_total")).toBe(1);
     for (const name of [
       "orderlock_http_request_duration_seconds_bucket",

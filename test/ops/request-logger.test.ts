@@ -24,7 +24,7 @@ describe("observeRequests: req.log", () => {
     app.use(observeRequests(app, logger));
     app.get("/work", (req, res) => {
       req.log!.info({ step: "handler" }, "working");
-      res.json({ ownLog: Object.prototype.hasOwnProperty.call(req, "log") });
+      res.json({ ownLog: Object.hasOwn(req, "log") });
     });
 
     const first = await request(app).get("/work").set("X-Request-Id", "req-one");

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, startService, type ServiceConfig } from "../support/service-process.js";
+import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, type ServiceConfig, startService } from "../support/service-process.js";
 
 const admin = { Authorization: `Bearer ${SERVICE_ADMIN_KEY}`, "Content-Type": "application/json" };
 let cfg: ServiceConfig | undefined;
@@ -55,7 +55,10 @@ describe("npm start", () => {
       const exited = new Promise<number | null>((resolve) => npm.once("exit", (code) => resolve(code)));
       const deadline = Date.now() + 90_000;
       for (;;) {
-        const ok = await fetch(`http://127.0.0.1:${own.port}/readyz`).then((r) => r.status === 200, () => false);
+        const ok = await fetch(`http://127.0.0.1:${own.port}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
         if (ok) break;
         if (Date.now() > deadline) throw new Error("npm start: not ready in time");
         await new Promise((r) => setTimeout(r, 200));
@@ -63,7 +66,12 @@ describe("npm start", () => {
       npm.kill("SIGTERM");
       expect(await exited).toBe(0);
       // Nothing outlived npm: the port is free and postgres has removed its pid file.
-      expect(await fetch(`http://127.0.0.1:${own.port}/healthz`).then(() => "answered", () => "refused")).toBe("refused");
+      expect(
+        await fetch(`http://127.0.0.1:${own.port}/healthz`).then(
+          () => "answered",
+          () => "refused",
+        ),
+      ).toBe("refused");
       expect(fs.existsSync(`${own.dataDir}/pg/postmaster.pid`)).toBe(false);
     } finally {
       removeDataDir(own.dataDir);

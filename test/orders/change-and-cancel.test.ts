@@ -28,7 +28,12 @@ describe("PATCH /v1/orders/:id", () => {
       .patch(`/v1/orders/${o.id}`)
       .set(c.auth)
       .set("If-Match", '"1"')
-      .send({ lines: [{ sku: a.sku, quantity: 1 }, { sku: b.sku, quantity: 2 }] });
+      .send({
+        lines: [
+          { sku: a.sku, quantity: 1 },
+          { sku: b.sku, quantity: 2 },
+        ],
+      });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ version: 2, totalCents: 700, status: "reserved" });
     expect(res.headers.etag).toBe('"2"');
@@ -45,7 +50,13 @@ describe("PATCH /v1/orders/:id", () => {
       .http()
       .patch(`/v1/orders/${o.id}`)
       .set(c.auth)
-      .send({ version: 1, lines: [{ sku: a.sku, quantity: 2 }, { sku: b.sku, quantity: 5 }] });
+      .send({
+        version: 1,
+        lines: [
+          { sku: a.sku, quantity: 2 },
+          { sku: b.sku, quantity: 5 },
+        ],
+      });
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ code: "out_of_stock", unavailable: [{ sku: b.sku, requested: 5, available: 1 }] });
     expect(await stock(a.sku)).toEqual({ on_hand: 10, reserved: 4 });
@@ -58,7 +69,11 @@ describe("PATCH /v1/orders/:id", () => {
     const a = await createProduct(t, { onHand: 5 });
     const c = await createCustomer(t);
     const o = await order(c, [{ sku: a.sku, quantity: 3 }]);
-    const res = await t.http().patch(`/v1/orders/${o.id}`).set(c.auth).send({ version: 1, lines: [{ sku: a.sku, quantity: 5 }] });
+    const res = await t
+      .http()
+      .patch(`/v1/orders/${o.id}`)
+      .set(c.auth)
+      .send({ version: 1, lines: [{ sku: a.sku, quantity: 5 }] });
     expect(res.status).toBe(200);
     expect(await stock(a.sku)).toEqual({ on_hand: 5, reserved: 5 });
   });
@@ -69,7 +84,12 @@ describe("PATCH /v1/orders/:id", () => {
     const o = await order(c, [{ sku: a.sku, quantity: 1 }]);
     const responses = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        t.http().patch(`/v1/orders/${o.id}`).set(c.auth).set("If-Match", '"1"').send({ lines: [{ sku: a.sku, quantity: i + 2 }] }),
+        t
+          .http()
+          .patch(`/v1/orders/${o.id}`)
+          .set(c.auth)
+          .set("If-Match", '"1"')
+          .send({ lines: [{ sku: a.sku, quantity: i + 2 }] }),
       ),
     );
     const winners = responses.filter((r) => r.status === 200);
@@ -84,7 +104,15 @@ describe("PATCH /v1/orders/:id", () => {
     const other = await createCustomer(t);
     const o = await order(owner, [{ sku: a.sku, quantity: 1 }]);
     expect((await t.http().get(`/v1/orders/${o.id}`).set(other.auth)).status).toBe(404);
-    expect((await t.http().patch(`/v1/orders/${o.id}`).set(other.auth).send({ version: 1, lines: [{ sku: a.sku, quantity: 2 }] })).status).toBe(404);
+    expect(
+      (
+        await t
+          .http()
+          .patch(`/v1/orders/${o.id}`)
+          .set(other.auth)
+          .send({ version: 1, lines: [{ sku: a.sku, quantity: 2 }] })
+      ).status,
+    ).toBe(404);
     expect((await t.http().post(`/v1/orders/${o.id}/cancel`).set(other.auth)).status).toBe(404);
     expect((await t.http().get(`/v1/orders/not-a-uuid`).set(owner.auth)).status).toBe(404);
     expect((await t.http().get(`/v1/orders/${o.id}`).set(t.admin)).status).toBe(200);
@@ -97,7 +125,10 @@ describe("POST /v1/orders/:id/cancel", () => {
     const a = await createProduct(t, { onHand: 10 });
     const b = await createProduct(t, { onHand: 10 });
     const c = await createCustomer(t);
-    const o = await order(c, [{ sku: a.sku, quantity: 3 }, { sku: b.sku, quantity: 2 }]);
+    const o = await order(c, [
+      { sku: a.sku, quantity: 3 },
+      { sku: b.sku, quantity: 2 },
+    ]);
     const other = await order(c, [{ sku: a.sku, quantity: 1 }]);
     const responses = await Promise.all(Array.from({ length: 8 }, () => t.http().post(`/v1/orders/${o.id}/cancel`).set(c.auth)));
     expect(responses.map((r) => r.status)).toEqual(Array(8).fill(200));
@@ -113,7 +144,11 @@ describe("POST /v1/orders/:id/cancel", () => {
     const c = await createCustomer(t);
     const o = await order(c, [{ sku: a.sku, quantity: 1 }]);
     await t.http().post(`/v1/orders/${o.id}/cancel`).set(c.auth);
-    const res = await t.http().patch(`/v1/orders/${o.id}`).set(c.auth).send({ version: 2, lines: [{ sku: a.sku, quantity: 2 }] });
+    const res = await t
+      .http()
+      .patch(`/v1/orders/${o.id}`)
+      .set(c.auth)
+      .send({ version: 2, lines: [{ sku: a.sku, quantity: 2 }] });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("invalid_state");
   });

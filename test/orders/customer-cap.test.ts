@@ -11,7 +11,12 @@ afterAll(async () => t.close());
 
 const reserved = async (sku: string) => (await t.ds.query(`SELECT reserved FROM products WHERE sku = $1`, [sku]))[0].reserved as number;
 const place = (c: { auth: Record<string, string> }, sku: string, quantity: number) =>
-  t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [{ sku, quantity }] });
+  t
+    .http()
+    .post("/v1/orders")
+    .set(c.auth)
+    .set("Idempotency-Key", uniqueKey())
+    .send({ lines: [{ sku, quantity }] });
 
 describe("cap on the units one customer may hold of one SKU", () => {
   it("when one customer fires 12 concurrent single-unit orders with a cap of 5, then exactly 5 succeed; another customer can still buy", async () => {
@@ -34,7 +39,11 @@ describe("cap on the units one customer may hold of one SKU", () => {
     const first = await place(c, p.sku, 4);
     expect(first.status).toBe(201);
     expect((await place(c, p.sku, 2)).status).toBe(409);
-    const patch = await t.http().patch(`/v1/orders/${first.body.id}`).set(c.auth).send({ version: 1, lines: [{ sku: p.sku, quantity: 6 }] });
+    const patch = await t
+      .http()
+      .patch(`/v1/orders/${first.body.id}`)
+      .set(c.auth)
+      .send({ version: 1, lines: [{ sku: p.sku, quantity: 6 }] });
     expect(patch.status).toBe(409);
     expect(patch.body.unavailable[0]).toMatchObject({ perCustomerLimit: CAP, available: CAP });
     await t.http().post(`/v1/orders/${first.body.id}/cancel`).set(c.auth);

@@ -14,7 +14,12 @@ const stock = async (sku: string) =>
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function place(c: { auth: Record<string, string> }, sku: string, quantity: number) {
-  const res = await t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [{ sku, quantity }] });
+  const res = await t
+    .http()
+    .post("/v1/orders")
+    .set(c.auth)
+    .set("Idempotency-Key", uniqueKey())
+    .send({ lines: [{ sku, quantity }] });
   expect(res.status).toBe(201);
   return res.body as { id: string };
 }
@@ -31,7 +36,9 @@ describe("reservation expiry", () => {
     expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(12); // other tests' orders may expire too
     expect(await stock(p.sku)).toEqual({ on_hand: 50, reserved: 0 });
     const statuses = await t.ds.query(`SELECT status, reserved_until FROM orders WHERE id = ANY($1::uuid[])`, [orders.map((o) => o.id)]);
-    expect(statuses.every((s: { status: string; reserved_until: unknown }) => s.status === "expired" && s.reserved_until === null)).toBe(true);
+    expect(statuses.every((s: { status: string; reserved_until: unknown }) => s.status === "expired" && s.reserved_until === null)).toBe(
+      true,
+    );
   });
 
   it("when an overdue order is read before the sweeper runs, then it reads as expired and its stock is already back", async () => {
@@ -53,7 +60,11 @@ describe("reservation expiry", () => {
     const o1 = await place(c, p.sku, 2);
     const o2 = await place(c, p.sku, 2);
     await sleep(1200);
-    const patch = await t.http().patch(`/v1/orders/${o2.id}`).set(c.auth).send({ version: 1, lines: [{ sku: p.sku, quantity: 1 }] });
+    const patch = await t
+      .http()
+      .patch(`/v1/orders/${o2.id}`)
+      .set(c.auth)
+      .send({ version: 1, lines: [{ sku: p.sku, quantity: 1 }] });
     expect(patch.status).toBe(409);
     expect(patch.body.code).toBe("invalid_state");
     await Promise.all([t.http().post(`/v1/orders/${o1.id}/cancel`).set(c.auth), expireReservations(t.ds)]);

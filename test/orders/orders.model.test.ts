@@ -96,7 +96,11 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
         const o = model.orders[cmd.pick % model.orders.length];
         if (cmd.stale && o.version === 1) break;
         const version = cmd.stale ? o.version - 1 : o.version;
-        const res = await t.http().patch(`/v1/orders/${o.id}`).set(customer.auth).send({ version, lines: wire(cmd.lines) });
+        const res = await t
+          .http()
+          .patch(`/v1/orders/${o.id}`)
+          .set(customer.auth)
+          .send({ version, lines: wire(cmd.lines) });
         if (cmd.stale) {
           expect([res.status, res.body.code], ctx).toEqual([409, "version_conflict"]);
         } else if (o.status !== "reserved") {
@@ -132,7 +136,11 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
         break;
       }
       case "restock": {
-        const res = await t.http().post(`/v1/products/${skus[cmd.sku]}/stock-adjustments`).set(t.admin).send({ delta: cmd.delta, reason: "model" });
+        const res = await t
+          .http()
+          .post(`/v1/products/${skus[cmd.sku]}/stock-adjustments`)
+          .set(t.admin)
+          .send({ delta: cmd.delta, reason: "model" });
         const ok = model.onHand[cmd.sku] + cmd.delta >= model.reserved[cmd.sku];
         expect(res.status, ctx).toBe(ok ? 200 : 409);
         if (ok) model.onHand[cmd.sku] += cmd.delta;
@@ -166,7 +174,11 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
 describe("orders against an in-memory model", () => {
   it("when random sequences of commands run, then the service never diverges from the model", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 3, maxLength: 3 }), fc.array(cmdArb, { maxLength: 14 }), runSequence),
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 3, maxLength: 3 }),
+        fc.array(cmdArb, { maxLength: 14 }),
+        runSequence,
+      ),
       { numRuns: Number(process.env.MODEL_RUNS ?? 200) },
     );
   }, 600_000);

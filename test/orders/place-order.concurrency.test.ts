@@ -145,12 +145,22 @@ describe("POST /v1/orders under contention", () => {
     const cust = await createCustomer(t);
     const cases = [
       { lines: [] },
-      { lines: [{ sku: a.sku, quantity: 1 }, { sku: a.sku, quantity: 2 }] },
+      {
+        lines: [
+          { sku: a.sku, quantity: 1 },
+          { sku: a.sku, quantity: 2 },
+        ],
+      },
       { lines: [{ sku: a.sku, quantity: 0 }] },
       { lines: [{ sku: a.sku, quantity: 10001 }] },
       { lines: [{ sku: a.sku, quantity: 1.5 }] },
       { lines: [{ sku: a.sku, quantity: "1" }] },
-      { lines: [{ sku: a.sku, quantity: 1 }, { sku: "NO-SUCH-SKU", quantity: 1 }] },
+      {
+        lines: [
+          { sku: a.sku, quantity: 1 },
+          { sku: "NO-SUCH-SKU", quantity: 1 },
+        ],
+      },
       { lines: Array.from({ length: 101 }, (_, i) => ({ sku: `S${i}`, quantity: 1 })) },
     ];
     for (const body of cases) {
@@ -164,10 +174,19 @@ describe("POST /v1/orders under contention", () => {
   it("when Idempotency-Key is missing or invalid, then 400 idempotency_key_missing", async () => {
     const a = await createProduct(t, { onHand: 10 });
     const cust = await createCustomer(t);
-    const missing = await t.http().post("/v1/orders").set(cust.auth).send({ lines: [{ sku: a.sku, quantity: 1 }] });
+    const missing = await t
+      .http()
+      .post("/v1/orders")
+      .set(cust.auth)
+      .send({ lines: [{ sku: a.sku, quantity: 1 }] });
     expect(missing.status).toBe(400);
     expect(missing.body.code).toBe("idempotency_key_missing");
-    const tooLong = await t.http().post("/v1/orders").set(cust.auth).set("Idempotency-Key", "k".repeat(256)).send({ lines: [{ sku: a.sku, quantity: 1 }] });
+    const tooLong = await t
+      .http()
+      .post("/v1/orders")
+      .set(cust.auth)
+      .set("Idempotency-Key", "k".repeat(256))
+      .send({ lines: [{ sku: a.sku, quantity: 1 }] });
     expect(tooLong.status).toBe(400);
     expect((await stock(a.sku)).reserved).toBe(0);
   });

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, startService, type ServiceConfig } from "../support/service-process.js";
+import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, type ServiceConfig, startService } from "../support/service-process.js";
 
 /**
  * SIGKILL at chosen points (src/fault-injection.ts). Placing an order is one
@@ -65,9 +65,19 @@ describe("SIGKILL at chosen points of placing an order", () => {
         headers: { ...admin, "Idempotency-Key": "doomed-restock" },
         body: JSON.stringify({ delta: 5, reason: "delivery" }),
       });
-    expect((await fetch(`${svc.url}/v1/products`, { method: "POST", headers: admin, body: JSON.stringify({ sku: "CP-2", name: "x", priceCents: 1, onHand: 10 }) })).status).toBe(201);
+    expect(
+      (
+        await fetch(`${svc.url}/v1/products`, {
+          method: "POST",
+          headers: admin,
+          body: JSON.stringify({ sku: "CP-2", name: "x", priceCents: 1, onHand: 10 }),
+        })
+      ).status,
+    ).toBe(201);
     expect(await adjust().catch((err: unknown) => err)).toBeInstanceOf(Error);
-    await new Promise<void>((r) => (svc.child.exitCode !== null || svc.child.signalCode !== null ? r() : svc.child.once("exit", () => r())));
+    await new Promise<void>((r) =>
+      svc.child.exitCode !== null || svc.child.signalCode !== null ? r() : svc.child.once("exit", () => r()),
+    );
     svc = await startService({ ...cfg, env: {} });
     const retry = await adjust();
     expect(retry.status).toBe(200);

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, startService, type ServiceConfig } from "../support/service-process.js";
+import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, type ServiceConfig, startService } from "../support/service-process.js";
 
 const admin = { Authorization: `Bearer ${SERVICE_ADMIN_KEY}`, "Content-Type": "application/json" };
 let cfg: ServiceConfig | undefined;
@@ -27,7 +27,8 @@ describe("placing orders across a SIGKILL", () => {
   it("when the service is killed during a burst of 300 keyed orders and restarted, then retrying every key yields exactly one order per key and exact reservations", async () => {
     cfg = await newServiceConfig();
     let svc = await startService(cfg);
-    const post = (path: string, body: unknown) => fetch(`${svc.url}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      fetch(`${svc.url}${path}`, { method: "POST", headers: admin, body: JSON.stringify(body) });
     expect((await post("/v1/products", { sku: "BURST-A", name: "A", priceCents: 100, onHand: 10000 })).status).toBe(201);
     expect((await post("/v1/products", { sku: "BURST-B", name: "B", priceCents: 250, onHand: 10000 })).status).toBe(201);
     const customer = (await (await post("/v1/customers", { name: "burst" })).json()) as { apiKey: string; id: string };
@@ -67,7 +68,9 @@ describe("placing orders across a SIGKILL", () => {
     const orders: string[] = [];
     let cursor: string | null = null;
     do {
-      const page = (await (await fetch(`${svc.url}/v1/orders?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: auth })).json()) as {
+      const page = (await (
+        await fetch(`${svc.url}/v1/orders?limit=100${cursor ? `&cursor=${cursor}` : ""}`, { headers: auth })
+      ).json()) as {
         items: { id: string }[];
         nextCursor: string | null;
       };

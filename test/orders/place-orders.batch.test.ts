@@ -45,7 +45,11 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
     const c = await createCustomer(t);
     const p = await createProduct(t, { onHand: 3 });
     const rows = await placeBatch([placement(c.id, [[p.sku, 2]]), placement(c.id, [[p.sku, 2]]), placement(c.id, [[p.sku, 1]])]);
-    expect(rows.map((r) => [r.outcome, r.status])).toEqual([["placed", 201], ["refused", 409], ["placed", 201]]);
+    expect(rows.map((r) => [r.outcome, r.status])).toEqual([
+      ["placed", 201],
+      ["refused", 409],
+      ["placed", 201],
+    ]);
     expect(rows[1].body.unavailable).toEqual([{ sku: p.sku, requested: 2, available: 1 }]);
     expect(await reservedOf(p.sku)).toEqual({ reserved: 3, on_hand: 3 });
   });
@@ -55,7 +59,10 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
     const p = await createProduct(t, { onHand: 10 });
     const rows = await placeBatch([
       placement(c.id, [[p.sku, 1]]),
-      placement(c.id, [[p.sku, 4], [uniqueSku("NOPE"), 1]]),
+      placement(c.id, [
+        [p.sku, 4],
+        [uniqueSku("NOPE"), 1],
+      ]),
       placement(c.id, [[p.sku, 2]]),
     ]);
     expect(rows.map((r) => r.status)).toEqual([201, 422, 201]);
@@ -72,7 +79,12 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
       placement(c.id, [[p.sku, 5]], key, "another-fingerprint"),
       placement(c.id, [[p.sku, 2]]),
     ]);
-    expect(rows.map((r) => [r.outcome, r.status])).toEqual([["placed", 201], ["in_use", 409], ["in_use", 409], ["placed", 201]]);
+    expect(rows.map((r) => [r.outcome, r.status])).toEqual([
+      ["placed", 201],
+      ["in_use", 409],
+      ["in_use", 409],
+      ["placed", 201],
+    ]);
     expect((await reservedOf(p.sku)).reserved).toBe(3);
     const orders = (await t.ds.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id = $1`, [c.id])) as { n: number }[];
     expect(orders[0].n).toBe(2);
@@ -89,7 +101,12 @@ describe("placing orders under load (src/db/batcher.ts)", () => {
     const p = await createProduct(t, { onHand: 45 });
     const responses = await Promise.all(
       Array.from({ length: 60 }, () =>
-        t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [{ sku: p.sku, quantity: 1 }] }),
+        t
+          .http()
+          .post("/v1/orders")
+          .set(c.auth)
+          .set("Idempotency-Key", uniqueKey())
+          .send({ lines: [{ sku: p.sku, quantity: 1 }] }),
       ),
     );
     const placed = responses.filter((r) => r.status === 201);
@@ -99,9 +116,10 @@ describe("placing orders under load (src/db/batcher.ts)", () => {
     expect((await reservedOf(p.sku)).reserved).toBe(45);
     // Rows written by one transaction share its xmin: fewer distinct xmins than orders means batches.
     const ids = placed.map((r) => r.body.id as string);
-    const [{ transactions }] = (await t.ds.query(`SELECT count(DISTINCT xmin::text)::int AS transactions FROM orders WHERE id = ANY($1::uuid[])`, [
-      ids,
-    ])) as { transactions: number }[];
+    const [{ transactions }] = (await t.ds.query(
+      `SELECT count(DISTINCT xmin::text)::int AS transactions FROM orders WHERE id = ANY($1::uuid[])`,
+      [ids],
+    )) as { transactions: number }[];
     expect(transactions).toBeLessThan(45);
   });
 });

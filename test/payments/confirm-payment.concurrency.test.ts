@@ -4,13 +4,13 @@ import {
   createPayment,
   deliver,
   newEventId,
+  type PaymentBody,
   placeOrder,
   purchases,
   reconciliation,
   shuffle,
   stockOf,
   successEvent,
-  type PaymentBody,
   type WebhookEvent,
 } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";

@@ -7,8 +7,8 @@ import {
   removeDataDir,
   SERVICE_ADMIN_KEY,
   SERVICE_WEBHOOK_SECRET,
-  startService,
   type ServiceConfig,
+  startService,
 } from "../support/service-process.js";
 
 /**
@@ -38,9 +38,18 @@ async function scenario(point: string): Promise<string> {
   await post("/v1/products", { sku: "CC-1", name: "x", priceCents: 700, onHand: 5 }, admin);
   const customer = (await post("/v1/customers", { name: "c" }, admin)) as { apiKey: string };
   const auth = { Authorization: `Bearer ${customer.apiKey}`, "Content-Type": "application/json" };
-  const order = (await post("/v1/orders", { lines: [{ sku: "CC-1", quantity: 2 }] }, { ...auth, "Idempotency-Key": "o1" })) as { id: string };
-  const payment = (await post(`/v1/orders/${order.id}/payments`, {}, { ...auth, "Idempotency-Key": "p1" })) as { id: string; amountCents: number };
-  const raw = JSON.stringify({ id: "evt_doomed", type: "payment.succeeded", data: { paymentId: payment.id, amountCents: payment.amountCents } });
+  const order = (await post("/v1/orders", { lines: [{ sku: "CC-1", quantity: 2 }] }, { ...auth, "Idempotency-Key": "o1" })) as {
+    id: string;
+  };
+  const payment = (await post(`/v1/orders/${order.id}/payments`, {}, { ...auth, "Idempotency-Key": "p1" })) as {
+    id: string;
+    amountCents: number;
+  };
+  const raw = JSON.stringify({
+    id: "evt_doomed",
+    type: "payment.succeeded",
+    data: { paymentId: payment.id, amountCents: payment.amountCents },
+  });
   const deliver = () =>
     fetch(`${svc.url}/v1/webhooks/payments`, {
       method: "POST",
@@ -57,7 +66,8 @@ async function scenario(point: string): Promise<string> {
   const { outcome } = (await again.json()) as { outcome: string };
   expect(((await (await deliver()).json()) as { outcome: string }).outcome).toBe("duplicate");
 
-  const get = async (route: string, headers: Record<string, string>) => (await (await fetch(`${svc.url}${route}`, { headers })).json()) as Record<string, unknown>;
+  const get = async (route: string, headers: Record<string, string>) =>
+    (await (await fetch(`${svc.url}${route}`, { headers })).json()) as Record<string, unknown>;
   expect(await get(`/v1/payments/${payment.id}`, auth)).toMatchObject({ status: "succeeded", version: 2 });
   expect(await get(`/v1/orders/${order.id}`, auth)).toMatchObject({ status: "paid" });
   expect(await get(`/v1/products/CC-1`, admin)).toMatchObject({ onHand: 3, reserved: 0 });

@@ -2,16 +2,16 @@ import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { stopOrphan } from "../../src/db/embedded-postgres.js";
 import { signWebhook } from "../../src/payments/webhook-signature.js";
+import { newEventId, utcDay, type WebhookEvent } from "../support/payment-factories.js";
 import {
   newServiceConfig,
   removeDataDir,
   SERVICE_ADMIN_KEY,
   SERVICE_WEBHOOK_SECRET,
-  startService,
   type ServiceConfig,
   type ServiceProcess,
+  startService,
 } from "../support/service-process.js";
-import { newEventId, utcDay, type WebhookEvent } from "../support/payment-factories.js";
 
 // The real service from its production build, with its own embedded
 // PostgreSQL (fsync on, as in production), killed with SIGKILL mid-burst.
@@ -78,11 +78,23 @@ describe("confirming payments across a SIGKILL", () => {
     // 80 orders (16 per customer), each with a pending payment.
     const setups = Array.from({ length: 80 }, (_, i) => ({ customer: customers[i % 5], quantity: 1 + (i % 4), i }));
     const payments = await inBatches(setups, 10, async ({ customer, quantity, i }) => {
-      const order = await call<{ id: string }>("POST", "/v1/orders", customer.auth, { lines: [{ sku, quantity }] }, { "Idempotency-Key": `o-${i}` });
+      const order = await call<{ id: string }>(
+        "POST",
+        "/v1/orders",
+        customer.auth,
+        { lines: [{ sku, quantity }] },
+        { "Idempotency-Key": `o-${i}` },
+      );
       expect(order.status).toBe(201);
-      const payment = await call<{ id: string; amountCents: number }>("POST", `/v1/orders/${order.body.id}/payments`, customer.auth, {}, {
-        "Idempotency-Key": `p-${i}`,
-      });
+      const payment = await call<{ id: string; amountCents: number }>(
+        "POST",
+        `/v1/orders/${order.body.id}/payments`,
+        customer.auth,
+        {},
+        {
+          "Idempotency-Key": `p-${i}`,
+        },
+      );
       expect(payment.status).toBe(201);
       return { orderId: order.body.id, paymentId: payment.body.id, amountCents: payment.body.amountCents, quantity };
     });
@@ -128,7 +140,11 @@ describe("confirming payments across a SIGKILL", () => {
     expect(processedAfter).toBeLessThanOrEqual(events.length - acknowledged.length);
 
     // Everything settled exactly once.
-    const paid = await call<{ items: { id: string; totalCents: number }[]; nextCursor: string | null }>("GET", "/v1/orders?status=paid&limit=100", admin);
+    const paid = await call<{ items: { id: string; totalCents: number }[]; nextCursor: string | null }>(
+      "GET",
+      "/v1/orders?status=paid&limit=100",
+      admin,
+    );
     expect(paid.body.items).toHaveLength(80);
     expect(paid.body.nextCursor).toBeNull();
     const paidRevenue = paid.body.items.reduce((s, o) => s + o.totalCents, 0);
@@ -144,7 +160,11 @@ describe("confirming payments across a SIGKILL", () => {
     );
     expect(report.body.totals).toEqual({ purchases: 80, revenueCents: paidRevenue, uniqueCustomers: 5 });
     const rec = await call<{ drift: unknown; ok: boolean; counters: unknown }>("GET", "/v1/metrics/purchases/reconciliation", admin);
-    expect(rec.body).toMatchObject({ counters: { purchases: 80, revenueCents: paidRevenue }, drift: { purchases: 0, revenueCents: 0 }, ok: true });
+    expect(rec.body).toMatchObject({
+      counters: { purchases: 80, revenueCents: paidRevenue },
+      drift: { purchases: 0, revenueCents: 0 },
+      ok: true,
+    });
     const product = await call<{ onHand: number; reserved: number }>("GET", `/v1/products/${sku}`, admin);
     const sold = payments.reduce((s, p) => s + p.quantity, 0);
     expect(product.body).toMatchObject({ onHand: 10_000 - sold, reserved: 0 });

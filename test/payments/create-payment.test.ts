@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
-import { createPayment, placeOrder, requestPayment, stockOf, type PaymentBody } from "../support/payment-factories.js";
+import { createPayment, type PaymentBody, placeOrder, requestPayment, stockOf } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
 let t: TestApp;
@@ -122,7 +122,12 @@ describe("POST /v1/orders/:id/payments", () => {
     const noKey = await t.http().post(`/v1/orders/${order.id}/payments`).set(c.auth).send({});
     expect(noKey.status).toBe(400);
     expect(noKey.body.code).toBe("idempotency_key_missing");
-    const withAmount = await t.http().post(`/v1/orders/${order.id}/payments`).set(c.auth).set("Idempotency-Key", uniqueKey()).send({ amountCents: 1 });
+    const withAmount = await t
+      .http()
+      .post(`/v1/orders/${order.id}/payments`)
+      .set(c.auth)
+      .set("Idempotency-Key", uniqueKey())
+      .send({ amountCents: 1 });
     expect(withAmount.status).toBe(422);
     expect((await t.http().post(`/v1/orders/${order.id}/payments`).set("Idempotency-Key", uniqueKey()).send({})).status).toBe(401);
     expect(await orderStatus(order.id)).toEqual({ status: "reserved", version: 1 });

@@ -6,13 +6,13 @@ import {
   deliver,
   deliverExpecting,
   failureEvent,
+  type PaymentBody,
   placeOrder,
   purchases,
   reconciliation,
   shuffle,
   stockOf,
   successEvent,
-  type PaymentBody,
 } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
@@ -146,7 +146,9 @@ describe("payments racing cancels and expiry", () => {
       cases.push({ order, payment: await createPayment(t, c, order.id) });
     }
     await Promise.all(
-      cases.flatMap(({ payment }) => shuffle([deliver(t, successEvent(payment)), deliver(t, failureEvent(payment)), deliver(t, successEvent(payment))])),
+      cases.flatMap(({ payment }) =>
+        shuffle([deliver(t, successEvent(payment)), deliver(t, failureEvent(payment)), deliver(t, successEvent(payment))]),
+      ),
     );
     let paid = 0;
     for (const { order, payment } of cases) {

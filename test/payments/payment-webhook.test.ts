@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { signWebhook } from "../../src/payments/webhook-signature.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import {
   createPayment,
@@ -12,8 +13,7 @@ import {
   stockOf,
   successEvent,
 } from "../support/payment-factories.js";
-import { startTestApp, WEBHOOK_SECRET, type TestApp } from "../support/test-app.js";
-import { signWebhook } from "../../src/payments/webhook-signature.js";
+import { startTestApp, type TestApp, WEBHOOK_SECRET } from "../support/test-app.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -30,7 +30,9 @@ const orderRow = async (id: string) =>
     reserved_until: Date | null;
   };
 const eventRows = async (paymentId: string) =>
-  (await t.ds.query(`SELECT event_id, type, outcome FROM payment_events WHERE payment_id = $1 ORDER BY received_at, event_id`, [paymentId])) as {
+  (await t.ds.query(`SELECT event_id, type, outcome FROM payment_events WHERE payment_id = $1 ORDER BY received_at, event_id`, [
+    paymentId,
+  ])) as {
     event_id: string;
     type: string;
     outcome: string;
@@ -151,7 +153,9 @@ describe("POST /v1/webhooks/payments: signatures", () => {
 
     const metrics = await t.http().get("/metrics");
     expect(metrics.text).toMatch(/orderlock_webhook_events_total\{outcome="invalid_signature"\} (\d+)/);
-    expect(Number(/orderlock_webhook_events_total\{outcome="invalid_signature"\} (\d+)/.exec(metrics.text)![1])).toBeGreaterThanOrEqual(cases.length);
+    expect(Number(/orderlock_webhook_events_total\{outcome="invalid_signature"\} (\d+)/.exec(metrics.text)![1])).toBeGreaterThanOrEqual(
+      cases.length,
+    );
 
     // The genuine delivery, signed 290 s ago (inside the tolerance), and with a second v1 for a rotated secret, is accepted.
     const rotated = `${signWebhook(WEBHOOK_SECRET, raw, now - 290)},v1=${"0".repeat(64)}`;
@@ -184,7 +188,12 @@ describe("POST /v1/webhooks/payments: signatures", () => {
     const sig = signWebhook(WEBHOOK_SECRET, raw);
     const text = await t.http().post("/v1/webhooks/payments").set("Content-Type", "text/plain").set("Payment-Signature", sig).send(raw);
     expect(text.status).toBe(415);
-    const broken = await t.http().post("/v1/webhooks/payments").set("Content-Type", "application/json").set("Payment-Signature", sig).send(raw);
+    const broken = await t
+      .http()
+      .post("/v1/webhooks/payments")
+      .set("Content-Type", "application/json")
+      .set("Payment-Signature", sig)
+      .send(raw);
     expect(broken.status).toBe(400);
   });
 });

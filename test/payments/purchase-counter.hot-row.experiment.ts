@@ -27,7 +27,6 @@ const PAYMENTS = Number(process.argv[2] ?? 1200);
 const CONCURRENCY = Number(process.argv[3] ?? 32);
 const SKUS = 200;
 
-
 async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId: string }[]> {
   const customers = Array.from({ length: 50 }, () => randomUUID());
   await ds.query(
@@ -63,7 +62,12 @@ async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId
 /** The webhook's call for payment.succeeded (the real one), with the shard count as a parameter. */
 async function confirm(ds: DataSource, paymentId: string, shards: number): Promise<void> {
   await withRetry(() =>
-    ds.query(`SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [`evt-${paymentId}`, paymentId, 100, counterShardOf(paymentId, shards)]),
+    ds.query(`SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
+      `evt-${paymentId}`,
+      paymentId,
+      100,
+      counterShardOf(paymentId, shards),
+    ]),
   );
 }
 
@@ -74,7 +78,12 @@ async function run(ds: DataSource, shards: number, round: number) {
   let waitingOnAnything = 0;
   let sampling = true;
   const sampler = (async () => {
-    const probe = createDataSource((ds.options as { url: string }).url, { poolSize: 1, connectTimeoutMs: 5000, statementTimeoutMs: 5000, lockTimeoutMs: 5000 });
+    const probe = createDataSource((ds.options as { url: string }).url, {
+      poolSize: 1,
+      connectTimeoutMs: 5000,
+      statementTimeoutMs: 5000,
+      lockTimeoutMs: 5000,
+    });
     await probe.initialize();
     while (sampling) {
       const [row] = await probe.query(
@@ -127,7 +136,12 @@ const dataDir = path.resolve(".test-pg", `hot-row-${randomBytes(4).toString("hex
 fs.mkdirSync(dataDir, { recursive: true, mode: 0o755 });
 const pg = await startEmbeddedPostgres({ dataDir, port: await freePort(), password: "experiment", database: "experiment" });
 try {
-  const ds = createDataSource(pg.url, { poolSize: CONCURRENCY + 2, connectTimeoutMs: 5000, statementTimeoutMs: 60000, lockTimeoutMs: 60000 });
+  const ds = createDataSource(pg.url, {
+    poolSize: CONCURRENCY + 2,
+    connectTimeoutMs: 5000,
+    statementTimeoutMs: 60000,
+    lockTimeoutMs: 60000,
+  });
   await ds.initialize();
   await ds.runMigrations({ transaction: "each" });
   const results = [];

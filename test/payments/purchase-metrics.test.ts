@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCustomer, createProduct } from "../support/factories.js";
-import { createPayment, deliverExpecting, placeOrder, purchases, reconciliation, successEvent, utcDay } from "../support/payment-factories.js";
+import {
+  createPayment,
+  deliverExpecting,
+  placeOrder,
+  purchases,
+  reconciliation,
+  successEvent,
+  utcDay,
+} from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
 let t: TestApp;
@@ -30,7 +38,10 @@ describe("GET /v1/metrics/purchases", () => {
       const res = await get(`/v1/metrics/purchases?${qs}`);
       expect(res.status, qs).toBe(422);
       expect(res.body.code, qs).toBe("validation_failed");
-      expect(res.body.errors.map((e: { path: string }) => e.path), qs).toContain(path);
+      expect(
+        res.body.errors.map((e: { path: string }) => e.path),
+        qs,
+      ).toContain(path);
     }
     const c = await createCustomer(t);
     expect((await get(`/v1/metrics/purchases?from=2024-01-01&to=2024-01-02`, c.auth)).status).toBe(403);
@@ -58,10 +69,10 @@ describe("GET /v1/metrics/purchases", () => {
     // Counter rows as recordPurchase leaves them, on days no real confirmation can reach.
     await t.ds.query(`INSERT INTO purchase_counters (day, shard, purchases, revenue_cents, unique_customers) VALUES
       ('2001-03-01', 0, 2, 500, 1), ('2001-03-01', 7, 1, 250, 1), ('2001-03-03', 3, 4, 1000, 1)`);
-    await t.ds.query(`INSERT INTO counted_customer_days (day, customer_id) VALUES ('2001-03-01', $1), ('2001-03-01', $2), ('2001-03-03', $1)`, [
-      c1.id,
-      c2.id,
-    ]);
+    await t.ds.query(
+      `INSERT INTO counted_customer_days (day, customer_id) VALUES ('2001-03-01', $1), ('2001-03-01', $2), ('2001-03-03', $1)`,
+      [c1.id, c2.id],
+    );
     try {
       const report = await purchases(t, "2001-02-28", "2001-03-04");
       expect(report).toEqual({
@@ -80,7 +91,10 @@ describe("GET /v1/metrics/purchases", () => {
 
       // Counters with no succeeded payments behind them are drift, and reconciliation says so.
       const rec = await reconciliation(t);
-      expect(rec.drift).toEqual({ purchases: rec.counters.purchases - rec.events.purchases, revenueCents: rec.counters.revenueCents - rec.events.revenueCents });
+      expect(rec.drift).toEqual({
+        purchases: rec.counters.purchases - rec.events.purchases,
+        revenueCents: rec.counters.revenueCents - rec.events.revenueCents,
+      });
       expect(rec.drift).toEqual({ purchases: 7, revenueCents: 1750 });
       expect(rec.ok).toBe(false);
       const metrics = (await t.http().get("/metrics")).text;
@@ -119,7 +133,13 @@ describe("GET /v1/metrics/purchases", () => {
     const [truth] = await t.ds.query(
       `SELECT count(*)::int AS purchases, coalesce(sum(amount_cents), 0)::bigint AS "revenueCents" FROM payments WHERE status = 'succeeded'`,
     );
-    expect(rec).toEqual({ checkedAt: expect.any(String), counters: truth, events: truth, drift: { purchases: 0, revenueCents: 0 }, ok: true });
+    expect(rec).toEqual({
+      checkedAt: expect.any(String),
+      counters: truth,
+      events: truth,
+      drift: { purchases: 0, revenueCents: 0 },
+      ok: true,
+    });
     expect(Math.abs(Date.parse(rec.checkedAt) - Date.now())).toBeLessThan(60_000);
   });
 });

@@ -6,7 +6,7 @@ import { createSandboxProvider } from "../../src/payments/providers/sandbox-prov
 import { verifyWebhookSignature } from "../../src/payments/webhook-signature.js";
 import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { createPayment, eventually, placeOrder, purchases, stockOf } from "../support/payment-factories.js";
-import { startTestApp, WEBHOOK_SECRET, type TestApp } from "../support/test-app.js";
+import { startTestApp, type TestApp, WEBHOOK_SECRET } from "../support/test-app.js";
 
 let t: TestApp;
 beforeAll(async () => {
@@ -14,12 +14,19 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const orderOf = async (id: string) => (await t.http().get(`/v1/orders/${id}`).set(t.admin)).body as { status: string; reservedUntil: string | null };
+const orderOf = async (id: string) =>
+  (await t.http().get(`/v1/orders/${id}`).set(t.admin)).body as { status: string; reservedUntil: string | null };
 const paymentOf = async (id: string) => (await t.http().get(`/v1/payments/${id}`).set(t.admin)).body as { status: string; version: number };
 const eventsOf = async (paymentId: string) =>
-  (await t.ds.query(`SELECT event_id, outcome FROM payment_events WHERE payment_id = $1`, [paymentId])) as { event_id: string; outcome: string }[];
+  (await t.ds.query(`SELECT event_id, outcome FROM payment_events WHERE payment_id = $1`, [paymentId])) as {
+    event_id: string;
+    outcome: string;
+  }[];
 const metric = async (outcome: string) =>
-  Number(new RegExp(`^orderlock_webhook_events_total\\{outcome="${outcome}"\\} (\\d+)`, "m").exec((await t.http().get("/metrics")).text)?.[1] ?? 0);
+  Number(
+    new RegExp(`^orderlock_webhook_events_total\\{outcome="${outcome}"\\} (\\d+)`, "m").exec((await t.http().get("/metrics")).text)?.[1] ??
+      0,
+  );
 
 describe("the sandbox payment provider", () => {
   it("when the admin asks it to succeed a payment, then it delivers a signed webhook over HTTP: order paid, stock sold (onHand and reserved both drop)", async () => {
@@ -33,7 +40,12 @@ describe("the sandbox payment provider", () => {
 
     const res = await t.http().post(`/v1/sandbox/payments/${payment.id}/succeed`).set(t.admin).send({ duplicates: 3 });
     expect(res.status).toBe(202);
-    expect(res.body).toEqual({ paymentId: payment.id, type: "payment.succeeded", eventId: expect.stringMatching(/^evt_sbx_/), deliveries: 4 });
+    expect(res.body).toEqual({
+      paymentId: payment.id,
+      type: "payment.succeeded",
+      eventId: expect.stringMatching(/^evt_sbx_/),
+      deliveries: 4,
+    });
 
     await eventually(async () => expect((await paymentOf(payment.id)).status).toBe("succeeded"));
     expect(await orderOf(order.id)).toMatchObject({ status: "paid", reservedUntil: null });

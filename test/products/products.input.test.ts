@@ -25,9 +25,19 @@ describe("bad input on product routes is a 4xx problem, never a 500, and writes 
     ["empty sku", (b) => ({ ...b, sku: "" }), 422, "validation_failed"],
     ["sku with a slash", (b) => ({ ...b, sku: "a/b" }), 422, "validation_failed"],
     ["array body", () => [1, 2], 422, "validation_failed"],
-    ["a NUL character in the name (found by the fuzzer: PostgreSQL text cannot hold it)", (b) => ({ ...b, name: "a\u0000b" }), 422, "validation_failed"],
+    [
+      "a NUL character in the name (found by the fuzzer: PostgreSQL text cannot hold it)",
+      (b) => ({ ...b, name: "a\u0000b" }),
+      422,
+      "validation_failed",
+    ],
     ["null body", () => null, 400, "malformed_json"],
-    ["__proto__ key", (b) => JSON.parse(`{"sku":"${b.sku}","name":"x","priceCents":1,"onHand":1,"__proto__":{"admin":true}}`), 422, "validation_failed"],
+    [
+      "__proto__ key",
+      (b) => JSON.parse(`{"sku":"${b.sku}","name":"x","priceCents":1,"onHand":1,"__proto__":{"admin":true}}`),
+      422,
+      "validation_failed",
+    ],
   ];
 
   for (const [name, make, status, code] of cases) {
@@ -69,7 +79,11 @@ describe("bad input on product routes is a 4xx problem, never a 500, and writes 
 
   it("when a SKU already exists, then 409 sku_exists and the original is untouched", async () => {
     const p = await createProduct(t, { name: "Original" });
-    const res = await t.http().post("/v1/products").set(t.admin).send({ ...valid(), sku: p.sku, name: "Dup" });
+    const res = await t
+      .http()
+      .post("/v1/products")
+      .set(t.admin)
+      .send({ ...valid(), sku: p.sku, name: "Dup" });
     expect(res.status).toBe(409);
     expect(res.body.code).toBe("sku_exists");
     expect((await t.http().get(`/v1/products/${p.sku}`).set(t.admin)).body.name).toBe("Original");
@@ -137,7 +151,11 @@ describe("authentication", () => {
 
   it("when a customer key creates a product, then 403 forbidden", async () => {
     const c = await t.http().post("/v1/customers").set(t.admin).send({ name: "Bob" });
-    const res = await t.http().post("/v1/products").set("Authorization", `Bearer ${c.body.apiKey}`).send({ sku: uniqueSku(), name: "x", priceCents: 1, onHand: 1 });
+    const res = await t
+      .http()
+      .post("/v1/products")
+      .set("Authorization", `Bearer ${c.body.apiKey}`)
+      .send({ sku: uniqueSku(), name: "x", priceCents: 1, onHand: 1 });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe("forbidden");
   });
@@ -153,7 +171,9 @@ describe("ids that cannot exist", () => {
     for (const sku of ["NOPE-404", "bad%20sku", "-leading-dash", "x".repeat(80)]) {
       expect((await t.http().get(`/v1/products/${sku}`).set(t.admin)).status, sku).toBe(404);
       expect((await t.http().patch(`/v1/products/${sku}`).set(t.admin).send({ version: 1, name: "x" })).status, sku).toBe(404);
-      expect((await t.http().post(`/v1/products/${sku}/stock-adjustments`).set(t.admin).send({ delta: 1, reason: "r" })).status, sku).toBe(404);
+      expect((await t.http().post(`/v1/products/${sku}/stock-adjustments`).set(t.admin).send({ delta: 1, reason: "r" })).status, sku).toBe(
+        404,
+      );
     }
   });
 });

@@ -13,7 +13,12 @@ describe("PATCH /v1/products/:sku (versioned)", () => {
     const p = await createProduct(t);
     const responses = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        t.http().patch(`/v1/products/${p.sku}`).set(t.admin).set("If-Match", `"${p.version}"`).send({ name: `Name ${i}` }),
+        t
+          .http()
+          .patch(`/v1/products/${p.sku}`)
+          .set(t.admin)
+          .set("If-Match", `"${p.version}"`)
+          .send({ name: `Name ${i}` }),
       ),
     );
     const statuses = responses.map((r) => r.status).sort();

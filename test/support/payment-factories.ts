@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
-import { signWebhook } from "../../src/payments/webhook-signature.js";
-import { uniqueKey } from "./factories.js";
-import { WEBHOOK_SECRET, type TestApp } from "./test-app.js";
 import type { PurchaseReport } from "../../src/metrics/read-purchases.js";
 import type { Reconciliation } from "../../src/metrics/reconcile-purchases.js";
+import { signWebhook } from "../../src/payments/webhook-signature.js";
+import { uniqueKey } from "./factories.js";
+import { type TestApp, WEBHOOK_SECRET } from "./test-app.js";
 
 export type Auth = { auth: Record<string, string> };
 export type OrderBody = {
@@ -46,11 +46,7 @@ export function failureEvent(p: { id: string; amountCents: number }, id = newEve
 }
 
 /** Delivers an event signed as the provider would (or as told: another secret, another time, another header). */
-export function deliver(
-  t: TestApp,
-  event: unknown,
-  options: { secret?: string; atSeconds?: number; signature?: string | null } = {},
-) {
+export function deliver(t: TestApp, event: unknown, options: { secret?: string; atSeconds?: number; signature?: string | null } = {}) {
   const raw = JSON.stringify(event);
   const signature =
     options.signature === undefined ? signWebhook(options.secret ?? WEBHOOK_SECRET, raw, options.atSeconds) : options.signature;

@@ -4,7 +4,7 @@ import { pino } from "pino";
 import request from "supertest";
 import type { DataSource } from "typeorm";
 import { createDataSource, type DbSettings } from "../../ormconfig.js";
-import { buildApp, type AppDeps } from "../../src/app.js";
+import { type AppDeps, buildApp } from "../../src/app.js";
 import { createTestDatabase } from "./test-database.js";
 
 export const ADMIN_KEY = "ol_admin_test_key_0123456789abcdef";

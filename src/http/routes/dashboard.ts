@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import express, { Router, type Response } from "express";
+import express, { type Response, Router } from "express";
 
 /**
  * The operations dashboard: static HTML/CSS/ES modules from public/dashboard,

@@ -1,11 +1,11 @@
-import { Router, type Request } from "express";
+import { type Request, Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
 import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
-import { placeOrder, type OrderPolicy } from "../../orders/place-order.js";
-import { idempotencyOf, ok, sendStored, type RunCommand } from "../command.js";
+import { type OrderPolicy, placeOrder } from "../../orders/place-order.js";
+import { idempotencyOf, ok, type RunCommand, sendStored } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
 import { body, callerOf, pathId, query, requireCustomer } from "../validate.js";

@@ -1,10 +1,10 @@
-import { Router, type Request } from "express";
+import { type Request, Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
 import { createPayment } from "../../payments/create-payment.js";
 import { getPaymentOrThrow } from "../../payments/get-payment.js";
 import type { PaymentProvider } from "../../payments/providers/payment-provider.js";
-import { created, ok, sendStored, type RunCommand } from "../command.js";
+import { created, ok, type RunCommand, sendStored } from "../command.js";
 import { uuidSchema } from "../schemas.js";
 import { body, callerOf, pathId } from "../validate.js";
 

@@ -5,7 +5,7 @@ import { adjustStock } from "../../inventory/adjust-stock.js";
 import { createProduct } from "../../inventory/create-product.js";
 import { getProductOrThrow, listProducts } from "../../inventory/get-product.js";
 import { updateProduct } from "../../inventory/update-product.js";
-import { created, ok, sendStored, type RunCommand } from "../command.js";
+import { created, ok, type RunCommand, sendStored } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, nameSchema, priceCentsSchema, skuSchema, versionSchema } from "../schemas.js";
 import { body, pathId, query, requireAdmin } from "../validate.js";

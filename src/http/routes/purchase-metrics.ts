@@ -18,14 +18,12 @@ const calendarDay = z
 
 const dayNumber = (s: string) => Date.parse(`${s}T00:00:00Z`) / 86_400_000;
 
-export const purchasesQuery = z
-  .strictObject({ from: calendarDay, to: calendarDay })
-  .superRefine(({ from, to }, ctx) => {
-    if (from > to) ctx.addIssue({ code: "custom", path: ["to"], message: "must not be before from" });
-    else if (dayNumber(to) - dayNumber(from) + 1 > MAX_RANGE_DAYS) {
-      ctx.addIssue({ code: "custom", path: ["to"], message: `the range may span at most ${MAX_RANGE_DAYS} days` });
-    }
-  });
+export const purchasesQuery = z.strictObject({ from: calendarDay, to: calendarDay }).superRefine(({ from, to }, ctx) => {
+  if (from > to) ctx.addIssue({ code: "custom", path: ["to"], message: "must not be before from" });
+  else if (dayNumber(to) - dayNumber(from) + 1 > MAX_RANGE_DAYS) {
+    ctx.addIssue({ code: "custom", path: ["to"], message: `the range may span at most ${MAX_RANGE_DAYS} days` });
+  }
+});
 
 /** Purchase counters and their reconciliation (admin). UTC days throughout. */
 export function purchaseMetricsRouter(ds: DataSource): Router {

@@ -26,7 +26,10 @@ export function webhooksRouter(ds: DataSource, deps: { webhookSecret: string; re
   r.post("/v1/webhooks/payments", async (req, res) => {
     verifyWebhookSignature(deps.webhookSecret, req.get("Payment-Signature"), req.rawBody);
     const event = body(req, paymentEventBody);
-    const outcome = await receivePaymentEvent(ds, event, { reservationTtlSeconds: deps.reservationTtlSeconds, logger: req.log ?? deps.logger });
+    const outcome = await receivePaymentEvent(ds, event, {
+      reservationTtlSeconds: deps.reservationTtlSeconds,
+      logger: req.log ?? deps.logger,
+    });
     res.json({ received: true, outcome });
   });
   return r;
