@@ -13,7 +13,7 @@ import { ADMIN_KEY, startTestApp, type TestApp } from "../support/test-app.js";
  * a stale edit and retry it, and pause while hidden.
  *
  * Without /usr/bin/chromium the file is skipped on a developer machine and
- * FAILS under CI (.ci/install-chromium.sh installs it there).
+ * FAILS under CI (.ci/install-debian-packages.sh installs it there).
  */
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = fs.existsSync(CHROMIUM);
@@ -63,7 +63,7 @@ async function setHidden(hidden: boolean) {
 
 describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-chromium.sh (CI must run the browser test, not skip it)`);
+    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-debian-packages.sh (CI must run the browser test, not skip it)`);
     t = await startTestApp();
 
     // Seed through the API: three products (one low on stock), two customers,
