@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { PURCHASE_COUNTER_SHARDS } from "../src/metrics/record-purchase.js";
+import { PURCHASE_COUNTER_SHARDS } from "../src/metrics/counter-shards.js";
 import type { ApiClient } from "./api-client.js";
 import type { OrdersTarget, WebhooksTarget } from "./load-spec.js";
 import type { WorkloadName } from "./options.js";

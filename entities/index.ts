@@ -8,6 +8,8 @@ import { Payment } from "./payment.entity.js";
 import { PaymentEvent } from "./payment-event.entity.js";
 import { Product } from "./product.entity.js";
 import { PurchaseCounter } from "./purchase-counter.entity.js";
+import { RateLimit } from "./rate-limit.entity.js";
+import { SqlFunction } from "./sql-function.entity.js";
 import { StockAdjustment } from "./stock-adjustment.entity.js";
 
 export const entities = [
@@ -22,4 +24,6 @@ export const entities = [
   CountedPayment,
   CountedCustomerDay,
   IdempotencyKey,
+  RateLimit,
+  SqlFunction,
 ];

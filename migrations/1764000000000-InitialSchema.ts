@@ -1,7 +1,9 @@
 import type { MigrationInterface, QueryRunner } from "typeorm";
 
 /**
- * The whole data model. Every invariant the service relies on is a constraint
+ * The baseline: the whole data model as of the first release, replacing the
+ * pre-1.0 history (its name is the first migration's, so a database migrated
+ * by that history counts it as applied). Schema and constraints only. Every invariant the service relies on is a constraint
  * here, so a bug in the code fails a statement instead of corrupting data:
  * stock can never go negative or be over-reserved, an order has at most one
  * pending and one succeeded payment, a payment is counted at most once, and a
@@ -62,6 +64,8 @@ export class InitialSchema1764000000000 implements MigrationInterface {
     await q.query(`CREATE INDEX orders_created_idx ON orders (created_at DESC, id DESC)`);
     // The expiry sweeper scans only open holds, oldest deadline first.
     await q.query(`CREATE INDEX orders_expiry_idx ON orders (reserved_until) WHERE status = 'reserved'`);
+    // The per-customer cap reads only a customer's open orders.
+    await q.query(`CREATE INDEX orders_open_by_customer_idx ON orders (customer_id) WHERE status IN ('reserved', 'pending_payment')`);
 
     await q.query(`
       CREATE TABLE order_lines (
@@ -135,23 +139,47 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         PRIMARY KEY (day, customer_id)
       )`);
 
-    // Idempotency keys, scoped per caller ('admin' or a customer id).
+    // Idempotency keys, scoped per caller ('admin' or a customer id). The
+    // stored answer holds facts, never HTTP made by the database: `outcome`
+    // names what happened and `facts` what the first answer was rendered from
+    // (for answers rendered in the service, the rendered answer itself).
     await q.query(`
       CREATE TABLE idempotency_keys (
-        owner             text NOT NULL,
-        key               text NOT NULL CHECK (char_length(key) BETWEEN 1 AND 255),
-        fingerprint       text NOT NULL,
-        response_status   integer NOT NULL CHECK (response_status BETWEEN 200 AND 499),
-        response_body     jsonb,
-        response_headers  jsonb NOT NULL DEFAULT '{}'::jsonb,
-        created_at        timestamptz NOT NULL DEFAULT now(),
+        owner        text NOT NULL,
+        key          text NOT NULL CHECK (char_length(key) BETWEEN 1 AND 255),
+        fingerprint  text NOT NULL,
+        outcome      text NOT NULL CHECK (char_length(outcome) BETWEEN 1 AND 64),
+        facts        jsonb NOT NULL,
+        created_at   timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (owner, key)
       )`);
     await q.query(`CREATE INDEX idempotency_keys_created_idx ON idempotency_keys (created_at)`);
+
+    // Per-key request counts in fixed windows (src/rate-limits). UNLOGGED: a
+    // rate-limit counter needs no durability (after a crash the table is
+    // emptied and windows start afresh), and a transaction that writes only
+    // unlogged rows commits without waiting for a WAL flush.
+    await q.query(`
+      CREATE UNLOGGED TABLE rate_limits (
+        key     varchar(255) PRIMARY KEY,
+        points  integer NOT NULL DEFAULT 0,
+        expire  bigint
+      )`);
+
+    // The SQL functions applied from source files (src/db/sql-functions.ts):
+    // one row per function, with the checksum of the file it came from.
+    await q.query(`
+      CREATE TABLE sql_functions (
+        name        text PRIMARY KEY CHECK (name ~ '^orderlock_[a-z0-9_]+$'),
+        checksum    text NOT NULL CHECK (checksum ~ '^[0-9a-f]{64}$'),
+        applied_at  timestamptz NOT NULL DEFAULT now()
+      )`);
   }
 
   async down(q: QueryRunner): Promise<void> {
     for (const t of [
+      "sql_functions",
+      "rate_limits",
       "idempotency_keys",
       "counted_customer_days",
       "counted_payments",

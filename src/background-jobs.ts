@@ -19,7 +19,7 @@ export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logg
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
     { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
     // Keeps the drift gauge current for alerting, not only when someone asks.
-    { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds.manager) },
+    { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds) },
   ];
   let stopped = false;
   const running = new Map<string, Promise<unknown>>();

@@ -207,3 +207,8 @@ export function toProblem(err: AppError, instance?: string): ProblemBody {
     ...(instance ? { instance } : {}),
   };
 }
+
+/** A domain error as the answer a client gets (and an Idempotency-Key stores): status, problem body, headers. */
+export function problemAnswer(err: AppError): { status: number; body: ProblemBody; headers: Record<string, string> } {
+  return { status: err.status, body: toProblem(err), headers: { ...err.headers, "Content-Type": "application/problem+json" } };
+}

@@ -4,6 +4,7 @@ import pg from "pg";
 import type { TestProject } from "vitest/node";
 import { createDataSource } from "../ormconfig.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres, stopOrphan } from "../src/db/embedded-postgres.js";
+import { migrate } from "../src/db/migrate.js";
 import { freePort } from "./support/service-process.js";
 
 /**
@@ -90,7 +91,7 @@ export async function setup(project: TestProject): Promise<void> {
 
   const ds = createDataSource(withDatabase(adminUrl, template));
   await ds.initialize();
-  await ds.runMigrations({ transaction: "each" });
+  await migrate(ds);
   await ds.destroy();
 
   project.provide("pgAdminUrl", adminUrl);

@@ -23,7 +23,7 @@ export async function authenticate(ds: DataSource, adminApiKey: string, key: str
   const hash = hashApiKey(key);
   let customerId = knownKeys.get(hash);
   if (!customerId) {
-    customerId = await findCustomerIdByKeyHash(ds.manager, hash);
+    customerId = await findCustomerIdByKeyHash(ds, hash);
     if (!customerId) return undefined;
     if (knownKeys.size >= CACHE_LIMIT) knownKeys.delete(knownKeys.keys().next().value!);
     knownKeys.set(hash, customerId);

@@ -1,5 +1,5 @@
-import type { EntityManager } from "typeorm";
-import { sql, sqlOne } from "../db/sql.js";
+import type { DataSource, EntityManager } from "typeorm";
+import { callOnce, sql } from "../db/sql.js";
 
 /** All SQL about customers. */
 export type CustomerRow = { id: string; name: string; created_at: Date };
@@ -12,7 +12,7 @@ export async function insertCustomer(m: EntityManager, name: string, apiKeyHash:
   return r.rows[0];
 }
 
-export async function findCustomerIdByKeyHash(m: EntityManager, apiKeyHash: string): Promise<string | undefined> {
-  const row = await sqlOne<{ id: string }>(m, `SELECT id FROM customers WHERE api_key_hash = $1`, [apiKeyHash]);
+export async function findCustomerIdByKeyHash(ds: DataSource, apiKeyHash: string): Promise<string | undefined> {
+  const [row] = (await callOnce<{ id: string }>(ds, `SELECT id FROM customers WHERE api_key_hash = $1`, [apiKeyHash])).rows;
   return row?.id;
 }

@@ -1,20 +1,13 @@
 import type { EntityManager } from "typeorm";
-import { sql } from "./sql.js";
+import type { Order } from "../../entities/order.entity.js";
+import type { Payment } from "../../entities/payment.entity.js";
+import type { Product } from "../../entities/product.entity.js";
+import { asEntity, sql } from "./sql.js";
 
-/** Tables with a `version` column, and the column that identifies a row. */
-const VERSIONED = {
-  products: "sku",
-  orders: "id",
-  payments: "id",
-} as const;
-export type VersionedTable = keyof typeof VERSIONED;
+/** The versioned entities. */
+type Versioned = typeof Product | typeof Order | typeof Payment;
 
 export type CasResult<T> = { ok: true; row: T } | { ok: false };
-
-/** A timestamp `seconds` after the database's now(): deadlines come from the database clock, as do the checks against them. */
-export class SecondsFromNow {
-  constructor(readonly seconds: number) {}
-}
 
 /**
  * Optimistic concurrency as one statement:
@@ -24,30 +17,30 @@ export class SecondsFromNow {
  * (or is gone); the caller decides whether that is a client's 409 or an
  * internal conflict to retry. TypeORM's save() has no such predicate.
  *
- * `set` maps column names (trusted, from code) to new values.
+ * `set` maps the entity's property names (from code, never from a client)
+ * to new values; the entity's metadata gives table and column names.
  */
-export async function compareAndSwap<T>(
-  manager: EntityManager,
-  table: VersionedTable,
+export async function compareAndSwap<E extends Versioned>(
+  m: EntityManager,
+  entity: E,
   id: string,
   expectedVersion: number,
-  set: Record<string, unknown>,
-): Promise<CasResult<T>> {
-  const keyColumn = VERSIONED[table];
-  const columns = Object.keys(set);
-  for (const c of columns) {
-    if (!/^[a-z_]+$/.test(c) || c === "version") throw new Error(`compareAndSwap: bad column ${c}`);
-  }
-  const assignments = columns.map((c, i) =>
-    set[c] instanceof SecondsFromNow ? `${c} = now() + make_interval(secs => $${i + 3})` : `${c} = $${i + 3}`,
-  );
-  const text = `UPDATE ${table}
+  set: Partial<Record<keyof InstanceType<E>, unknown>>,
+): Promise<CasResult<InstanceType<E>>> {
+  const meta = m.connection.getMetadata(entity);
+  const key = meta.primaryColumns[0].databaseName;
+  const entries = Object.entries(set).map(([prop, value]) => {
+    const column = meta.findColumnWithPropertyName(prop);
+    if (!column || prop === "version") throw new Error(`compareAndSwap: bad property ${prop}`);
+    return { column: column.databaseName, value };
+  });
+  const assignments = entries.map(({ column }, i) => `${column} = $${i + 3}`);
+  const text = `UPDATE ${meta.tableName}
                    SET ${[...assignments, "version = version + 1", "updated_at = now()"].join(", ")}
-                 WHERE ${keyColumn} = $1 AND version = $2
+                 WHERE ${key} = $1 AND version = $2
              RETURNING *`;
-  const values = columns.map((c) => (set[c] instanceof SecondsFromNow ? (set[c] as SecondsFromNow).seconds : set[c]));
-  const result = await sql<T>(manager, text, [id, expectedVersion, ...values]);
+  const result = await sql(m, text, [id, expectedVersion, ...entries.map((e) => e.value)]);
   if (result.rowCount === 0) return { ok: false };
   if (result.rowCount !== 1) throw new Error(`compareAndSwap: ${result.rowCount} rows matched one key`);
-  return { ok: true, row: result.rows[0] };
+  return { ok: true, row: asEntity(m, entity, result.rows[0]) as InstanceType<E> };
 }

@@ -4,6 +4,7 @@ import { createDataSource } from "../../ormconfig.js";
 import type { Config } from "../config.js";
 import { loadOrCreateLocalSecrets } from "../local-secrets.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres.js";
+import { migrate } from "./migrate.js";
 
 export type OpenDatabase = {
   ds: DataSource;
@@ -16,9 +17,10 @@ export type OpenDatabase = {
 /**
  * DATABASE_URL set → that server. Unset → embedded PostgreSQL in DATA_DIR,
  * with the admin key and webhook secret generated on first start and kept
- * there (printed once). Then the DataSource is initialised and pending
- * migrations are applied (each in its own transaction; the migrations table
- * is locked, so instances starting together apply each migration once).
+ * there (printed once). Then the DataSource is initialised and migrate()
+ * brings the schema and the SQL functions up to date (one transaction under
+ * an advisory lock, so instances starting together apply each migration once
+ * and all start).
  */
 export async function openDatabase(config: Config, logger: Logger): Promise<OpenDatabase> {
   let url = config.databaseUrl;
@@ -56,8 +58,9 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
   );
   try {
     await ds.initialize();
-    const applied = await ds.runMigrations({ transaction: "each" });
-    for (const m of applied) logger.info({ migration: m.name }, "migration applied");
+    const applied = await migrate(ds);
+    for (const m of applied.migrations) logger.info({ migration: m }, "migration applied");
+    if (applied.functions.length > 0) logger.info({ functions: applied.functions }, "SQL functions applied");
   } catch (err) {
     if (ds.isInitialized) await ds.destroy().catch(() => {});
     await embedded?.stop();

@@ -22,13 +22,6 @@ export function sqlState(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-export function constraintName(err: unknown): string | undefined {
-  if (typeof err !== "object" || err === null) return undefined;
-  const e = err as { constraint?: unknown; driverError?: { constraint?: unknown } };
-  const c = e.driverError?.constraint ?? e.constraint;
-  return typeof c === "string" ? c : undefined;
-}
-
 const CONNECTION_MESSAGES = [
   "Connection terminated",
   "connection timeout",

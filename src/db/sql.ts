@@ -1,35 +1,54 @@
 import type { Pool } from "pg";
-import type { EntityManager } from "typeorm";
-
-export type SqlResult<T> = { rows: T[]; rowCount: number };
+import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from "typeorm";
 
 /**
- * Runs one parameterised statement on the manager's connection and returns
- * its rows and affected-row count. Use cases pass the EntityManager of their
- * transaction, so the statement runs inside it.
+ * The two shapes a use case talks to the database in (ARCHITECTURE, habit 3):
+ * - `callOnce(ds, ...)`: ONE statement that is its own transaction, straight
+ *   on the pool (the hot paths' single function calls, and single-statement
+ *   reads). TypeORM's PostgresDriver keeps its pg Pool as `master`; a
+ *   QueryRunner per statement would cost measurable CPU on the hot path and
+ *   add nothing to one statement.
+ * - `sql(m, ...)`: a statement inside the transaction whose EntityManager
+ *   the use case was handed (only src/db/in-transaction.ts begins one).
  */
-export async function sql<T = Record<string, unknown>>(
-  manager: EntityManager,
-  text: string,
-  params: unknown[] = [],
-): Promise<SqlResult<T>> {
-  const runner = manager.queryRunner;
-  if (runner && !runner.isReleased) {
-    const r = await runner.query(text, params, true);
-    return { rows: (r.records ?? []) as T[], rowCount: r.affected ?? 0 };
-  }
-  // Outside a transaction: one statement, its own implicit transaction,
-  // straight on the driver's pool (a TypeORM QueryRunner per statement costs
-  // measurable CPU on the hot read and order paths, and adds nothing here).
-  const pool = (manager.connection.driver as unknown as { master: Pool }).master;
-  const r = await pool.query(text, params);
+export type SqlResult<T> = { rows: T[]; rowCount: number };
+
+function poolOf(ds: DataSource): Pool {
+  return (ds.driver as unknown as { master: Pool }).master;
+}
+
+export async function callOnce<T = Record<string, unknown>>(ds: DataSource, text: string, params: unknown[] = []): Promise<SqlResult<T>> {
+  const r = await poolOf(ds).query(text, params);
   return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
 }
 
-export async function sqlOne<T = Record<string, unknown>>(
-  manager: EntityManager,
-  text: string,
-  params: unknown[] = [],
-): Promise<T | undefined> {
-  return (await sql<T>(manager, text, params)).rows[0];
+export async function sql<T = Record<string, unknown>>(m: EntityManager, text: string, params: unknown[] = []): Promise<SqlResult<T>> {
+  const runner = m.queryRunner;
+  if (!runner || runner.isReleased || !runner.isTransactionActive) {
+    throw new Error("sql(): not inside a transaction; use inTransaction() or callOnce()");
+  }
+  const r = await runner.query(text, params, true);
+  return { rows: (r.records ?? []) as T[], rowCount: r.affected ?? 0 };
+}
+
+export async function sqlOne<T = Record<string, unknown>>(m: EntityManager, text: string, params: unknown[] = []): Promise<T | undefined> {
+  return (await sql<T>(m, text, params)).rows[0];
+}
+
+/**
+ * A raw row (column names, as a statement or a SQL function's facts return
+ * it) as the entity describes it: property names, timestamps as Dates. The
+ * entity is the one description of a row; this reads its column metadata.
+ */
+export function asEntity<T extends ObjectLiteral>(m: EntityManager | DataSource, entity: EntityTarget<T>, raw: Record<string, unknown>): T {
+  const meta = (("connection" in m ? m.connection : m) as DataSource).getMetadata(entity);
+  const out: Record<string, unknown> = {};
+  for (const c of meta.columns) {
+    if (c.relationMetadata) continue;
+    let v = raw[c.databaseName];
+    if (v === undefined) continue;
+    if (typeof v === "string" && (c.type === "timestamptz" || c.type === "timestamp with time zone")) v = new Date(v);
+    out[c.propertyName] = v;
+  }
+  return out as T;
 }

@@ -28,7 +28,7 @@ const jsonParser = express.json({
  * too large → 413 (checked from Content-Length before reading, and while
  * reading); unparsable → 400. A POST with no body at all reads as `{}`.
  */
-export function parseJsonBody(req: Request, res: Response, next: NextFunction): void {
+export function parseJsonBody(req: Request, res: Response, next: NextFunction) {
   if (!["POST", "PUT", "PATCH", "DELETE"].includes(req.method)) return next();
   if (!hasBody(req)) {
     req.body = {};

@@ -3,6 +3,8 @@ import type { DataSource, EntityManager } from "typeorm";
 import { callerScope } from "../auth/caller.js";
 import { IdempotencyKeyMissingError } from "../errors.js";
 import { executeCommand, type IdempotencyContext, type StoredResponse } from "../idempotency/execute-command.js";
+
+export type { StoredResponse };
 import { requestFingerprint } from "../idempotency/fingerprint.js";
 import { callerOf } from "./validate.js";
 

@@ -1,14 +1,12 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
 import { classifyError } from "../db/postgres-errors.js";
-import { AppError, type ProblemBody, ServiceUnavailableError, toProblem } from "../errors.js";
+import { AppError, problemAnswer, ServiceUnavailableError } from "../errors.js";
 
 function sendProblem(res: Response, err: AppError): void {
-  for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
-  res
-    .status(err.status)
-    .type("application/problem+json")
-    .send(JSON.stringify(toProblem(err)));
+  const answer = problemAnswer(err);
+  for (const [k, v] of Object.entries(answer.headers)) res.setHeader(k, v);
+  res.status(answer.status).send(JSON.stringify(answer.body));
 }
 
 /** Unknown route → 404 problem. */
@@ -24,7 +22,7 @@ export function notFoundHandler(req: Request, res: Response): void {
  */
 export function problemHandler(logger: Logger) {
   // Express recognises error middleware by its four parameters.
-  return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) {
       req.socket.destroy();
       return;
@@ -51,13 +49,6 @@ export function problemHandler(logger: Logger) {
       return sendProblem(res, new AppError("malformed_json", 400, "Bad request", "The request body could not be read."));
     }
     (req.log ?? logger).error({ err }, "unhandled error");
-    const body: ProblemBody = {
-      type: "https://orderlock.dev/problems/internal",
-      title: "Internal error",
-      status: 500,
-      detail: `Something went wrong on our side. Request id: ${String(req.id ?? "")}.`,
-      code: "internal",
-    };
-    res.status(500).type("application/problem+json").send(JSON.stringify(body));
+    sendProblem(res, new AppError("internal", 500, "Internal error", `Something went wrong on our side. Request id: ${String(req.id ?? "")}.`));
   };
 }

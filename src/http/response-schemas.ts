@@ -1,8 +1,10 @@
 import { z } from "zod";
 
 /**
- * Response shapes, for the OpenAPI document only (responses are built by
- * the use cases' view functions; these describe them for clients).
+ * Response shapes for the OpenAPI document. A resource's schema lives
+ * beside its one renderer (src/orders/order-view.ts and the like), and its
+ * TypeScript type is inferred from that schema, so the document, the type
+ * and the renderer cannot drift apart.
  */
 const timestamp = z.iso.datetime();
 
@@ -17,48 +19,9 @@ export const problemResponse = z
   .catchall(z.unknown())
   .meta({ id: "Problem", description: "RFC 9457 problem details; `code` is the stable machine-readable member." });
 
-export const productResponse = z
-  .object({
-    sku: z.string(),
-    name: z.string(),
-    priceCents: z.int(),
-    onHand: z.int(),
-    reserved: z.int(),
-    available: z.int(),
-    version: z.int(),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  })
-  .meta({ id: "Product" });
-
-export const orderResponse = z
-  .object({
-    id: z.uuid(),
-    customerId: z.uuid(),
-    status: z.enum(["reserved", "pending_payment", "paid", "cancelled", "expired"]),
-    lines: z.array(z.object({ sku: z.string(), quantity: z.int(), unitPriceCents: z.int(), lineTotalCents: z.int() })),
-    totalCents: z.int(),
-    version: z.int(),
-    reservedUntil: timestamp.nullable(),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  })
-  .meta({ id: "Order" });
-
-export const paymentResponse = z
-  .object({
-    id: z.uuid(),
-    orderId: z.uuid(),
-    amountCents: z.int(),
-    currency: z.string(),
-    status: z.enum(["pending", "succeeded", "failed"]),
-    provider: z.string(),
-    providerPaymentId: z.string(),
-    version: z.int(),
-    createdAt: timestamp,
-    updatedAt: timestamp,
-  })
-  .meta({ id: "Payment" });
+export { orderView as orderResponse } from "../orders/order-view.js";
+export { paymentView as paymentResponse } from "../payments/payment-view.js";
+export { productView as productResponse } from "../inventory/product-view.js";
 
 export const customerResponse = z
   .object({ id: z.uuid(), name: z.string(), apiKey: z.string(), createdAt: timestamp })

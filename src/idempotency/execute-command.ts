@@ -1,7 +1,7 @@
 import type { DataSource, EntityManager } from "typeorm";
 import { inTransaction } from "../db/in-transaction.js";
 import { sql } from "../db/sql.js";
-import { AppError, IdempotencyKeyInUseError, IdempotencyKeyReusedError, toProblem } from "../errors.js";
+import { AppError, IdempotencyKeyInUseError, IdempotencyKeyReusedError, problemAnswer } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import { idempotencyMetrics } from "../metrics/registry.js";
 import { deleteKey, findKey, insertKey, type StoredResponse, tryLockKey } from "./idempotency-store.js";
@@ -42,11 +42,9 @@ export async function executeCommand(
     const stored = await findKey(m, scope, key, ttlHours);
     if (stored && !stored.expired) {
       if (stored.fingerprint !== fingerprint) throw new IdempotencyKeyReusedError();
+      if (stored.outcome !== "response") throw new Error(`idempotency key ${key}: stored ${stored.outcome}, not a rendered answer`);
       idempotencyMetrics.replays.inc();
-      return {
-        response: { status: stored.response_status, body: stored.response_body, headers: stored.response_headers },
-        replayed: true,
-      };
+      return { response: stored.facts as StoredResponse, replayed: true };
     }
     if (stored) await deleteKey(m, scope, key);
 
@@ -57,11 +55,7 @@ export async function executeCommand(
     } catch (err) {
       if (!(err instanceof AppError) || err.status >= 500) throw err;
       await sql(m, "ROLLBACK TO SAVEPOINT idempotent_work");
-      response = {
-        status: err.status,
-        body: toProblem(err),
-        headers: { ...err.headers, "Content-Type": "application/problem+json" },
-      };
+      response = problemAnswer(err);
     }
     await insertKey(m, scope, key, fingerprint, response);
     crashPoint("command:before-commit", key);

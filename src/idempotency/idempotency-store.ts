@@ -1,16 +1,14 @@
 import type { EntityManager } from "typeorm";
 import { sql, sqlOne } from "../db/sql.js";
 
-/** All SQL about idempotency keys. */
+/**
+ * All SQL about idempotency keys. An answer rendered by the service is
+ * stored as it was rendered (outcome `response`); the place-order function
+ * stores its own facts (place-order.sql), from which the service renders.
+ */
 export type StoredResponse = { status: number; body: unknown; headers: Record<string, string> };
 
-type KeyRow = {
-  fingerprint: string;
-  response_status: number;
-  response_body: unknown;
-  response_headers: Record<string, string>;
-  expired: boolean;
-};
+type KeyRow = { fingerprint: string; outcome: string; facts: unknown; expired: boolean };
 
 /**
  * Transaction-scoped advisory lock on (scope, key), without waiting: false
@@ -28,7 +26,7 @@ export async function tryLockKey(m: EntityManager, scope: string, key: string): 
 export async function findKey(m: EntityManager, scope: string, key: string, ttlHours: number): Promise<KeyRow | undefined> {
   return sqlOne<KeyRow>(
     m,
-    `SELECT fingerprint, response_status, response_body, response_headers,
+    `SELECT fingerprint, outcome, facts,
             created_at < now() - make_interval(hours => $3) AS expired
        FROM idempotency_keys WHERE owner = $1 AND key = $2`,
     [scope, key, ttlHours],
@@ -48,9 +46,8 @@ export async function insertKey(
 ): Promise<void> {
   await sql(
     m,
-    `INSERT INTO idempotency_keys (owner, key, fingerprint, response_status, response_body, response_headers)
-     VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb)`,
-    [scope, key, fingerprint, response.status, JSON.stringify(response.body ?? null), JSON.stringify(response.headers)],
+    `INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts) VALUES ($1, $2, $3, 'response', $4::jsonb)`,
+    [scope, key, fingerprint, JSON.stringify(response)],
   );
 }
 

@@ -1,67 +1,28 @@
-import type { EntityManager } from "typeorm";
-import { sql, sqlOne } from "../db/sql.js";
+import { type EntityManager, MoreThan } from "typeorm";
+import { Product } from "../../entities/product.entity.js";
+import { asEntity, sqlOne } from "../db/sql.js";
 
-/** All SQL about products and their stock, in one place. */
-export type ProductRow = {
-  sku: string;
-  name: string;
-  price_cents: number;
-  on_hand: number;
-  reserved: number;
-  version: number;
-  created_at: Date;
-  updated_at: Date;
-};
-
-export type ProductView = {
-  sku: string;
-  name: string;
-  priceCents: number;
-  onHand: number;
-  reserved: number;
-  available: number;
-  version: number;
-  createdAt: string;
-  updatedAt: string;
-};
-
-export function toProductView(r: ProductRow): ProductView {
-  return {
-    sku: r.sku,
-    name: r.name,
-    priceCents: r.price_cents,
-    onHand: r.on_hand,
-    reserved: r.reserved,
-    available: r.on_hand - r.reserved,
-    version: r.version,
-    createdAt: r.created_at.toISOString(),
-    updatedAt: r.updated_at.toISOString(),
-  };
-}
-
+/** All SQL about products and their stock, in one place (reserving and releasing: move-reservations.sql). */
 export async function insertProduct(
   m: EntityManager,
   p: { sku: string; name: string; priceCents: number; onHand: number },
-): Promise<ProductRow | undefined> {
+): Promise<Product | undefined> {
   // ON CONFLICT DO NOTHING: an existing SKU is an answer (409), not an error to classify.
-  return sqlOne<ProductRow>(
+  const row = await sqlOne(
     m,
     `INSERT INTO products (sku, name, price_cents, on_hand) VALUES ($1, $2, $3, $4)
      ON CONFLICT (sku) DO NOTHING RETURNING *`,
     [p.sku, p.name, p.priceCents, p.onHand],
   );
+  return row && asEntity(m, Product, row);
 }
 
-export async function findProduct(m: EntityManager, sku: string): Promise<ProductRow | undefined> {
-  return sqlOne<ProductRow>(m, `SELECT * FROM products WHERE sku = $1`, [sku]);
+export async function findProduct(m: EntityManager, sku: string): Promise<Product | null> {
+  return m.findOneBy(Product, { sku });
 }
 
-export async function listProducts(m: EntityManager, afterSku: string | undefined, limit: number): Promise<ProductRow[]> {
-  const r = await sql<ProductRow>(m, `SELECT * FROM products WHERE ($1::text IS NULL OR sku > $1) ORDER BY sku LIMIT $2`, [
-    afterSku ?? null,
-    limit,
-  ]);
-  return r.rows;
+export async function listProducts(m: EntityManager, afterSku: string | undefined, limit: number): Promise<Product[]> {
+  return m.find(Product, { where: afterSku === undefined ? {} : { sku: MoreThan(afterSku) }, order: { sku: "ASC" }, take: limit });
 }
 
 /**
@@ -70,8 +31,8 @@ export async function listProducts(m: EntityManager, afterSku: string | undefine
  * 0 <= reserved <= on_hand (the WHERE clause, backed by the CHECK). The audit
  * row is written by the same statement. No row back: unknown SKU or not allowed.
  */
-export async function addOnHand(m: EntityManager, sku: string, delta: number, reason: string): Promise<ProductRow | undefined> {
-  return sqlOne<ProductRow>(
+export async function addOnHand(m: EntityManager, sku: string, delta: number, reason: string): Promise<Product | undefined> {
+  const row = await sqlOne(
     m,
     `WITH changed AS (
        UPDATE products
@@ -85,4 +46,5 @@ export async function addOnHand(m: EntityManager, sku: string, delta: number, re
      SELECT * FROM changed`,
     [sku, delta, reason],
   );
+  return row && asEntity(m, Product, row);
 }

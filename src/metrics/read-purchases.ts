@@ -1,5 +1,5 @@
-import type { EntityManager } from "typeorm";
-import { sql } from "../db/sql.js";
+import type { DataSource } from "typeorm";
+import { callOnce } from "../db/sql.js";
 
 export type PurchaseDay = { day: string; purchases: number; revenueCents: number; uniqueCustomers: number };
 export type PurchaseReport = {
@@ -16,14 +16,14 @@ export type PurchaseReport = {
  * whole range, not the sum of the daily numbers (a customer who bought on two
  * days is one customer). It is counted from counted_customer_days, which
  * holds exactly the (day, customer) pairs of counted_payments (both are
- * written by the one recordPurchase statement) and whose primary key
+ * written by the one counting statement, record-purchases.sql) and whose primary key
  * (day, customer_id) serves this range scan.
  *
  * One statement, so days and totals come from the same snapshot.
  */
-export async function readPurchases(m: EntityManager, from: string, to: string): Promise<PurchaseReport> {
-  const r = await sql<PurchaseDay & { range_unique_customers: number }>(
-    m,
+export async function readPurchases(ds: DataSource, from: string, to: string): Promise<PurchaseReport> {
+  const r = await callOnce<PurchaseDay & { range_unique_customers: number }>(
+    ds,
     `WITH days AS (
        SELECT d::date AS day FROM generate_series($1::date, $2::date, interval '1 day') AS d
      ), sums AS (

@@ -1,5 +1,5 @@
-import type { EntityManager } from "typeorm";
-import { sqlOne } from "../db/sql.js";
+import type { DataSource } from "typeorm";
+import { callOnce } from "../db/sql.js";
 import { paymentMetrics } from "./registry.js";
 
 export type Reconciliation = {
@@ -17,22 +17,24 @@ export type Reconciliation = {
  * any drift is a real defect (or a hand edit), never a race. drift =
  * counters - events. Sets the orderlock_purchase_counter_drift gauge.
  */
-export async function reconcilePurchases(m: EntityManager): Promise<Reconciliation> {
-  const row = (await sqlOne<{
+export async function reconcilePurchases(ds: DataSource): Promise<Reconciliation> {
+  const row = (
+    await callOnce<{
     checked_at: Date;
     counter_purchases: number;
     counter_revenue_cents: number;
     event_purchases: number;
     event_revenue_cents: number;
   }>(
-    m,
+    ds,
     `SELECT now() AS checked_at,
             (SELECT coalesce(sum(purchases), 0)::bigint FROM purchase_counters) AS counter_purchases,
             (SELECT coalesce(sum(revenue_cents), 0)::bigint FROM purchase_counters) AS counter_revenue_cents,
             count(*)::bigint AS event_purchases,
             coalesce(sum(amount_cents), 0)::bigint AS event_revenue_cents
        FROM payments WHERE status = 'succeeded'`,
-  ))!;
+    )
+  ).rows[0];
   const counters = { purchases: row.counter_purchases, revenueCents: row.counter_revenue_cents };
   const events = { purchases: row.event_purchases, revenueCents: row.event_revenue_cents };
   const drift = { purchases: counters.purchases - events.purchases, revenueCents: counters.revenueCents - events.revenueCents };

@@ -1,8 +1,9 @@
 import type { EntityManager } from "typeorm";
 import { type Caller, ownerFilter } from "../auth/caller.js";
 import { InvalidStateError, NotFoundError } from "../errors.js";
-import { releaseStock } from "../inventory/release-stock.js";
-import { lockOrder, type OrderView, toOrderView } from "./order-store.js";
+import { releaseStock } from "../inventory/move-reservations.js";
+import { lockOrder } from "./order-store.js";
+import { type OrderView, renderOrder } from "./order-view.js";
 import { transitionOrder } from "./transition-order.js";
 
 /**
@@ -10,16 +11,17 @@ import { transitionOrder } from "./transition-order.js";
  * cancels race: each takes the order row lock (order row first, then its
  * product rows in SKU order); the first moves it to `cancelled` and releases,
  * the others find it cancelled and answer 200 with it unchanged. Runs in the
- * caller's transaction (the command runner's).
+ * caller's transaction (the command runner's). An order whose hold has run
+ * out is `expired` (as every read shows it), so it cannot be cancelled.
  */
 export async function cancelOrder(m: EntityManager, caller: Caller, orderId: string): Promise<OrderView> {
   const order = await lockOrder(m, orderId, ownerFilter(caller));
   if (!order) throw new NotFoundError(`Order ${orderId}`);
-  if (order.status === "cancelled") return toOrderView(order);
-  if (order.status !== "reserved") {
-    throw new InvalidStateError(`A ${order.status} order cannot be cancelled.`);
+  if (order.status === "cancelled") return renderOrder(order);
+  if (order.status !== "reserved" || order.overdue) {
+    throw new InvalidStateError(`A ${renderOrder(order).status} order cannot be cancelled.`);
   }
   const cancelled = await transitionOrder(m, order, "cancelled");
   await releaseStock(m, order.lines, "cancel");
-  return toOrderView(cancelled);
+  return renderOrder(cancelled);
 }

@@ -20,7 +20,7 @@ const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
 
 export const HOLDS_STOCK: readonly OrderStatus[] = ["reserved", "pending_payment"];
 
-export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return TRANSITIONS[from].includes(to);
 }
 

@@ -1,28 +1,26 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
+import { Order } from "../../entities/order.entity.js";
+import { OrderLine } from "../../entities/order-line.entity.js";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
-import { sql, sqlOne } from "../db/sql.js";
-import { IdempotencyKeyInUseError, IdempotencyKeyReusedError, OutOfStockError, toProblem, ValidationError } from "../errors.js";
+import { asEntity, callOnce } from "../db/sql.js";
+import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
-import type { CommandOutcome, IdempotencyContext, StoredResponse } from "../idempotency/execute-command.js";
+import type { IdempotencyContext } from "../idempotency/execute-command.js";
+import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
+import type { OrderFacts } from "./order-view.js";
 
-export type OrderLineInput = { sku: string; quantity: number };
 export type OrderPolicy = { reservationTtlSeconds: number; maxUnitsPerCustomerSku: number };
 
-/** Problem bodies the database completes with the short lines or unknown SKUs (see the migration). */
-const PROBLEM_TEMPLATES = (() => {
-  const { unavailable: _u, ...outOfStock } = toProblem(new OutOfStockError([]));
-  const { errors: _e, ...invalid } = toProblem(new ValidationError([], "The order names SKUs that do not exist."));
-  return JSON.stringify({ out_of_stock: outOfStock, validation_failed: invalid });
-})();
+/** What placing an order decided, as facts (the route renders the answer from them, first time or replayed). */
+export type PlaceOrderOutcome = { replayed: boolean } & (
+  | { outcome: "placed"; order: OrderFacts }
+  | { outcome: "out_of_stock"; unavailable: { sku: string; requested: number; available: number; perCustomerLimit?: number }[] }
+  | { outcome: "unknown_sku"; unknownSkus: string[] }
+);
 
-type PlaceRow = {
-  outcome: "placed" | "refused" | "replayed" | "in_use" | "reused";
-  status: number;
-  body: unknown;
-  headers: Record<string, string>;
-};
+type PlaceRow = { replayed: boolean; outcome: "placed" | "out_of_stock" | "unknown_sku" | "in_use" | "reused"; facts: unknown };
 
 /** The arguments of one orderlock_place_order call; a batch sends a JSON array of them. */
 type Placement = {
@@ -55,13 +53,13 @@ const placerFor = batcherPerDataSource(
     }),
 );
 
-/** One database call, its own transaction: the single-order function, or the batch one (migration 6). */
+/** One database call, its own transaction: the single-order function (place-order.sql), or the batch one (place-orders.sql). */
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   try {
     if (batch.length === 1) {
       const p = batch[0];
-      const row = await sqlOne<PlaceRow>(ds.manager, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, [
+      const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
         p.owner,
         p.key,
         p.fingerprint,
@@ -72,14 +70,10 @@ async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]
         p.qtys,
         p.holdSeconds,
         p.cap,
-        PROBLEM_TEMPLATES,
       ]);
-      return [row!];
+      return rows;
     }
-    const { rows } = await sql<PlaceRow & { pos: number }>(ds.manager, `SELECT * FROM orderlock_place_orders($1, $2)`, [
-      JSON.stringify(batch),
-      PROBLEM_TEMPLATES,
-    ]);
+    const { rows } = await callOnce<PlaceRow & { pos: number }>(ds, `SELECT * FROM orderlock_place_orders($1)`, [JSON.stringify(batch)]);
     const byPosition: PlaceRow[] = [];
     for (const r of rows) byPosition[r.pos - 1] = r;
     return byPosition;
@@ -88,28 +82,48 @@ async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]
   }
 }
 
+/** The facts orderlock_place_order stored and returned, as the entities describe them. */
+function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
+  const facts = row.facts as Record<string, unknown>;
+  switch (row.outcome) {
+    case "placed": {
+      const lines = (facts.lines as Record<string, unknown>[]).map((l) => asEntity(ds, OrderLine, l));
+      return { replayed: row.replayed, outcome: "placed", order: { ...asEntity(ds, Order, facts), lines } };
+    }
+    case "out_of_stock": {
+      const short = facts.unavailable as { sku: string; requested: number; available: number; per_customer_limit: number | null }[];
+      const unavailable = short.map(({ per_customer_limit, ...l }) => (per_customer_limit === null ? l : { ...l, perCustomerLimit: per_customer_limit }));
+      return { replayed: row.replayed, outcome: "out_of_stock", unavailable };
+    }
+    case "unknown_sku":
+      return { replayed: row.replayed, outcome: "unknown_sku", unknownSkus: facts.unknown_skus as string[] };
+    default:
+      throw new Error(`orderlock_place_order: unexpected outcome ${row.outcome}`);
+  }
+}
+
 /**
  * Places an order, all or nothing, honouring its Idempotency-Key, as ONE
- * database call: orderlock_place_order (migration PlaceOrderFunction) is its
- * own transaction, and takes, in order, the key's advisory lock, the customer
+ * database call: orderlock_place_order (place-order.sql) is its own
+ * transaction, and takes, in order, the key's advisory lock, the customer
  * row (only with a per-customer cap), then every product row of the order
- * in SKU order, held only until the COMMIT of that same statement. Orders
- * that arrive while others are in the database go together as one call of
- * orderlock_place_orders (migration PlaceOrdersBatch): the same function per
- * order, in arrival order, in one transaction that locks every row of the
- * batch up front in that same order. The answer, first or stored, comes back
- * from the database:
- *   201 the order (Location, ETag) · 409 out_of_stock listing every short
- *   line · 422 unknown SKUs · replayed: the stored answer.
- * A key in flight → 409 idempotency_key_in_use; another request under the
- * same key → 422 idempotency_key_reused. Deadlocks and serialization failures
- * retry the whole call (it is the whole transaction).
+ * in SKU order (orderlock_move_reservations), held only until the COMMIT of
+ * that same statement. Orders that arrive while others are in the database
+ * go together as one call of orderlock_place_orders (place-orders.sql): the
+ * same function per order, in arrival order, in one transaction that locks
+ * every row of the batch up front in that same order.
+ *
+ * Returns what was decided, first time or replayed from the key: placed (the
+ * order), out_of_stock (every short line) or unknown_sku. A key in flight →
+ * 409 idempotency_key_in_use; another request under the same key → 422
+ * idempotency_key_reused. Deadlocks and serialization failures retry the
+ * whole call (it is the whole transaction).
  */
 export async function placeOrder(
   ds: DataSource,
-  request: { customerId: string; lines: OrderLineInput[]; idempotency?: IdempotencyContext },
+  request: { customerId: string; lines: StockLine[]; idempotency?: IdempotencyContext },
   policy: OrderPolicy & { idempotencyTtlHours: number },
-): Promise<CommandOutcome> {
+): Promise<PlaceOrderOutcome> {
   const key = request.idempotency?.key;
   crashPoint("order:before-statement", key);
   const row = await placerFor(ds).submit({
@@ -129,8 +143,7 @@ export async function placeOrder(
     throw new IdempotencyKeyInUseError();
   }
   if (row.outcome === "reused") throw new IdempotencyKeyReusedError();
-  if (row.outcome === "replayed") idempotencyMetrics.replays.inc();
+  if (row.replayed) idempotencyMetrics.replays.inc();
   else crashPoint("order:after-commit", key);
-  const response: StoredResponse = { status: row.status, body: row.body, headers: row.headers };
-  return { response, replayed: row.outcome === "replayed" };
+  return outcomeOf(ds, row);
 }

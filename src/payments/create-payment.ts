@@ -4,7 +4,8 @@ import { type Caller, ownerFilter } from "../auth/caller.js";
 import { InvalidStateError, NotFoundError } from "../errors.js";
 import { lockOrder } from "../orders/order-store.js";
 import { transitionOrder } from "../orders/transition-order.js";
-import { insertPayment, type PaymentView, toPaymentView } from "./payment-store.js";
+import { insertPayment } from "./payment-store.js";
+import { type PaymentView, renderPayment } from "./payment-view.js";
 import type { PaymentProvider } from "./providers/payment-provider.js";
 
 /**
@@ -37,12 +38,12 @@ export async function createPayment(
   const payment = await insertPayment(m, {
     id,
     orderId: order.id,
-    customerId: order.customer_id,
-    amountCents: order.total_cents,
+    customerId: order.customerId,
+    amountCents: order.totalCents,
     currency: deps.currency,
     provider: deps.provider.name,
     providerPaymentId: deps.provider.newProviderPaymentId(id),
   });
   await transitionOrder(m, order, "pending_payment");
-  return toPaymentView(payment);
+  return renderPayment(payment);
 }

@@ -25,6 +25,6 @@ export async function requestSandboxEvent(
   const payment = await findPayment(m, paymentId);
   if (!payment) throw new NotFoundError(`Payment ${paymentId}`);
   if (payment.provider !== sandbox.name) throw new InvalidStateError(`Payment ${paymentId} is not a ${sandbox.name} payment.`);
-  const event = sandbox.newEvent({ id: payment.id, amountCents: payment.amount_cents }, type);
+  const event = sandbox.newEvent({ id: payment.id, amountCents: payment.amountCents }, type);
   return { event, accepted: { paymentId: payment.id, type, eventId: event.id, deliveries: 1 + request.duplicates } };
 }

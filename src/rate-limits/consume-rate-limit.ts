@@ -1,6 +1,6 @@
 import type { DataSource } from "typeorm";
 import { Batcher, batcherPerDataSource, type ItemResult, SHED_LOAD } from "../db/batcher.js";
-import { sql } from "../db/sql.js";
+import { callOnce } from "../db/sql.js";
 
 /**
  * Fixed one-minute windows of request points per key, counted in the shared
@@ -20,7 +20,7 @@ import { sql } from "../db/sql.js";
  *   an instance's clock, so skewed instances share one window.
  * - Rows are upserted in key order, so two batches with common keys lock
  *   them in the same order and cannot deadlock.
- * - The table is UNLOGGED (migration HotPathTuning): no WAL flush per batch;
+ * - The table is UNLOGGED (the baseline migration): no WAL flush per batch;
  *   after a database crash the counters start from zero.
  */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
@@ -52,7 +52,7 @@ const UPSERT = `
 async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<RateLimitDecision>[]> {
   const perKey = new Map<string, number>();
   for (const t of takes) perKey.set(t.key, (perKey.get(t.key) ?? 0) + 1);
-  const { rows } = await sql<KeyTotal>(ds.manager, UPSERT, [[...perKey.keys()], [...perKey.values()], RATE_LIMIT_WINDOW_MS]);
+  const { rows } = await callOnce<KeyTotal>(ds, UPSERT, [[...perKey.keys()], [...perKey.values()], RATE_LIMIT_WINDOW_MS]);
   const totals = new Map(rows.map((r) => [r.key, r]));
   // The first of a key's m requests in this batch took count P-m+1.
   const nextCount = new Map<string, number>();

@@ -1,5 +1,5 @@
 import type { DataSource } from "typeorm";
-import { sql } from "../db/sql.js";
+import { callOnce } from "../db/sql.js";
 import { RATE_LIMIT_WINDOW_MS } from "./consume-rate-limit.js";
 
 /**
@@ -9,7 +9,7 @@ import { RATE_LIMIT_WINDOW_MS } from "./consume-rate-limit.js";
  * new window, which is what an ended window does anyway.
  */
 export async function purgeExpiredRateLimits(ds: DataSource): Promise<number> {
-  const { rowCount } = await sql(ds.manager, `DELETE FROM rate_limits WHERE expire < (extract(epoch FROM now()) * 1000)::bigint - $1`, [
+  const { rowCount } = await callOnce(ds, `DELETE FROM rate_limits WHERE expire < (extract(epoch FROM now()) * 1000)::bigint - $1`, [
     RATE_LIMIT_WINDOW_MS,
   ]);
   return rowCount;

@@ -27,14 +27,14 @@ async function seed(sku: string) {
 describe("compareAndSwap", () => {
   it("when the expected version is current, then it applies the change and bumps the version", async () => {
     await seed("CAS-1");
-    const r = await inTransaction(ds, (m) => compareAndSwap<{ name: string; version: number }>(m, "products", "CAS-1", 1, { name: "B" }));
+    const r = await inTransaction(ds, (m) => compareAndSwap(m, Product, "CAS-1", 1, { name: "B" }));
     expect(r).toMatchObject({ ok: true, row: { name: "B", version: 2 } });
   });
 
   it("when the expected version is stale, then nothing changes and it reports the conflict", async () => {
     await seed("CAS-2");
-    await inTransaction(ds, (m) => compareAndSwap(m, "products", "CAS-2", 1, { name: "first" }));
-    const r = await inTransaction(ds, (m) => compareAndSwap(m, "products", "CAS-2", 1, { name: "second" }));
+    await inTransaction(ds, (m) => compareAndSwap(m, Product, "CAS-2", 1, { name: "first" }));
+    const r = await inTransaction(ds, (m) => compareAndSwap(m, Product, "CAS-2", 1, { name: "second" }));
     expect(r).toEqual({ ok: false });
     const [row] = await ds.query(`SELECT name, version FROM products WHERE sku = 'CAS-2'`);
     expect(row).toEqual({ name: "first", version: 2 });
@@ -43,7 +43,7 @@ describe("compareAndSwap", () => {
   it("when two writers race from the same version, then exactly one wins", async () => {
     await seed("CAS-3");
     const results = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => inTransaction(ds, (m) => compareAndSwap(m, "products", "CAS-3", 1, { name: `w${i}` }))),
+      Array.from({ length: 10 }, (_, i) => inTransaction(ds, (m) => compareAndSwap(m, Product, "CAS-3", 1, { name: `w${i}` }))),
     );
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     const [row] = await ds.query(`SELECT version FROM products WHERE sku = 'CAS-3'`);
@@ -54,7 +54,7 @@ describe("compareAndSwap", () => {
     await seed("CAS-4");
     const repo = ds.getRepository(Product);
     const stale = await repo.findOneByOrFail({ sku: "CAS-4" });
-    await inTransaction(ds, (m) => compareAndSwap(m, "products", "CAS-4", 1, { name: "newer" }));
+    await inTransaction(ds, (m) => compareAndSwap(m, Product, "CAS-4", 1, { name: "newer" }));
     stale.name = "lost update";
     await repo.save(stale); // no version predicate: succeeds against version 2
     const [row] = await ds.query(`SELECT name FROM products WHERE sku = 'CAS-4'`);

@@ -3,7 +3,7 @@ import { createCustomer, createProduct } from "../support/factories.js";
 import { createPayment, newEventId, placeOrder, reconciliation, stockOf } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
-// The batch function (migration ConfirmPaymentsBatch) called directly, so the
+// The batch function (src/payments/settle-payments.sql) called directly, so the
 // test decides exactly what one batch holds.
 let t: TestApp;
 beforeAll(async () => {
@@ -15,7 +15,8 @@ type Verdict = { pos: number; outcome: string; reason: string; counted: boolean 
 type Event = { eventId: string; paymentId: string | null; amountCents: number };
 
 async function confirmBatch(events: Event[], shard = 0): Promise<Verdict[]> {
-  return (await t.ds.query(`SELECT * FROM orderlock_confirm_payments($1, $2) ORDER BY pos`, [JSON.stringify(events), shard])) as Verdict[];
+  const successes = events.map((e) => ({ ...e, type: "payment.succeeded", holdSeconds: 600 }));
+  return (await t.ds.query(`SELECT * FROM orderlock_settle_payments($1, $2) ORDER BY pos`, [JSON.stringify(successes), shard])) as Verdict[];
 }
 
 const todayCounters = async () =>
@@ -27,7 +28,7 @@ const todayCounters = async () =>
     )) as { purchases: number; revenue: number; customers: number }[]
   )[0];
 
-describe("orderlock_confirm_payments (one transaction for a batch of success events)", () => {
+describe("orderlock_settle_payments (one transaction for a batch of success events)", () => {
   it("when a batch repeats an event id, names a payment twice, and holds an unknown payment and a wrong amount, then each payment is applied and counted once", async () => {
     const c = await createCustomer(t);
     const p = await createProduct(t, { priceCents: 250, onHand: 20 });

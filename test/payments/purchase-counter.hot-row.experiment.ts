@@ -20,7 +20,7 @@ import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
 import { withRetry } from "../../src/db/with-retry.js";
-import { counterShardOf } from "../../src/metrics/record-purchase.js";
+import { counterShardOf } from "../../src/metrics/counter-shards.js";
 import { freePort } from "../support/service-process.js";
 
 const PAYMENTS = Number(process.argv[2] ?? 1200);
@@ -62,10 +62,8 @@ async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId
 /** The webhook's call for payment.succeeded (the real one), with the shard count as a parameter. */
 async function confirm(ds: DataSource, paymentId: string, shards: number): Promise<void> {
   await withRetry(() =>
-    ds.query(`SELECT * FROM orderlock_confirm_payment($1, $2, $3, $4)`, [
-      `evt-${paymentId}`,
-      paymentId,
-      100,
+    ds.query(`SELECT * FROM orderlock_settle_payments($1, $2)`, [
+      JSON.stringify([{ eventId: `evt-${paymentId}`, type: "payment.succeeded", paymentId, amountCents: 100, holdSeconds: 600 }]),
       counterShardOf(paymentId, shards),
     ]),
   );

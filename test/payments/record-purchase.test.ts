@@ -1,9 +1,26 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { EntityManager } from "typeorm";
 import { inTransaction } from "../../src/db/in-transaction.js";
-import { counterShardOf, recordPurchase } from "../../src/metrics/record-purchase.js";
+import { sql } from "../../src/db/sql.js";
+import { counterShardOf, PURCHASE_COUNTER_SHARDS } from "../../src/metrics/counter-shards.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import { createPayment, placeOrder, shuffle } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
+
+/** One purchase through the one counting statement (record-purchases.sql), in the caller's transaction: did it count? */
+async function recordPurchase(
+  m: EntityManager,
+  p: { paymentId: string; customerId: string; amountCents: number },
+  shards = PURCHASE_COUNTER_SHARDS,
+): Promise<boolean> {
+  const { rows } = await sql(m, `SELECT * FROM orderlock_record_purchases(ARRAY[$1]::uuid[], ARRAY[$2]::uuid[], ARRAY[$3]::bigint[], $4)`, [
+    p.paymentId,
+    p.customerId,
+    p.amountCents,
+    counterShardOf(p.paymentId, shards),
+  ]);
+  return rows.length === 1;
+}
 
 // Direct tests of the counter statement with a real EntityManager. The
 // payments here stay `pending` (only their ids are needed as dedupe keys), so
@@ -35,7 +52,7 @@ const todayTotals = async () =>
     )
   )[0] as { purchases: number; revenue: number; customers: number; rows: number };
 
-describe("recordPurchase (the counter upsert)", () => {
+describe("orderlock_record_purchases (the counter upsert)", () => {
   for (const shards of [1, 16]) {
     it(`when 48 calls for 12 payments of 3 customers race (${shards} shard${shards > 1 ? "s" : ""}), then each payment counts once and each customer once per day`, async () => {
       await t.ds.query(`TRUNCATE purchase_counters, counted_customer_days, counted_payments`);

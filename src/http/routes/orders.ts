@@ -1,11 +1,14 @@
 import { type Request, Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
+import { inTransaction } from "../../db/in-transaction.js";
+import { OutOfStockError, problemAnswer, ValidationError } from "../../errors.js";
 import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
-import { type OrderPolicy, placeOrder } from "../../orders/place-order.js";
-import { idempotencyOf, ok, type RunCommand, sendStored } from "../command.js";
+import { renderOrder } from "../../orders/order-view.js";
+import { type OrderPolicy, type PlaceOrderOutcome, placeOrder } from "../../orders/place-order.js";
+import { created, idempotencyOf, ok, type RunCommand, type StoredResponse, sendStored } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
 import { body, callerOf, pathId, query, requireCustomer } from "../validate.js";
@@ -33,6 +36,25 @@ export const listOrdersQuery = z.strictObject({
 /** An order id from the path; not a UUID → 404. */
 export const orderIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Order").toLowerCase();
 
+/** The answer to POST /v1/orders, the first time and on every replay: made from the facts placeOrder returned. */
+function placeOrderAnswer(result: PlaceOrderOutcome, lines: { sku: string }[]): StoredResponse {
+  switch (result.outcome) {
+    case "placed":
+      return created(renderOrder(result.order), `/v1/orders/${result.order.id}`, result.order.version);
+    case "out_of_stock":
+      return problemAnswer(new OutOfStockError(result.unavailable));
+    case "unknown_sku": {
+      const position = new Map(lines.map((l, i) => [l.sku, i]));
+      return problemAnswer(
+        new ValidationError(
+          result.unknownSkus.map((sku) => ({ path: `lines.${position.get(sku)}.sku`, message: `unknown SKU ${sku}` })),
+          "The order names SKUs that do not exist.",
+        ),
+      );
+    }
+  }
+}
+
 export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy & { idempotencyTtlHours: number }): Router {
   const r = Router();
 
@@ -40,16 +62,16 @@ export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolic
     const customerId = requireCustomer(req);
     const input = body(req, placeOrderBody);
     const idempotency = idempotencyOf(req, true);
-    const { response, replayed } = await placeOrder(ds, { customerId, lines: input.lines, idempotency }, policy);
-    sendStored(res, response, replayed);
+    const result = await placeOrder(ds, { customerId, lines: input.lines, idempotency }, policy);
+    sendStored(res, placeOrderAnswer(result, input.lines), result.replayed);
   });
 
   r.get("/v1/orders", async (req, res) => {
-    res.json(await listOrders(ds, callerOf(req), query(req, listOrdersQuery)));
+    res.json(await listOrders(ds.manager, callerOf(req), query(req, listOrdersQuery)));
   });
 
   r.get("/v1/orders/:id", async (req, res) => {
-    const order = await getOrderOrThrow(ds, callerOf(req), orderIdParam(req));
+    const order = await getOrderOrThrow(ds.manager, callerOf(req), orderIdParam(req));
     sendStored(res, ok(order, order.version), false);
   });
 
@@ -57,7 +79,7 @@ export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolic
     const id = orderIdParam(req);
     const input = body(req, changeOrderBody);
     const version = expectedVersion(req, input.version);
-    const order = await changeOrder(ds, callerOf(req), id, version, input.lines, policy.maxUnitsPerCustomerSku);
+    const order = await inTransaction(ds, (m) => changeOrder(m, callerOf(req), id, version, input.lines, policy.maxUnitsPerCustomerSku));
     sendStored(res, ok(order, order.version), false);
   });
 

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
+import { inTransaction } from "../../db/in-transaction.js";
 import { adjustStock } from "../../inventory/adjust-stock.js";
 import { createProduct } from "../../inventory/create-product.js";
 import { getProductOrThrow, listProducts } from "../../inventory/get-product.js";
@@ -55,7 +56,7 @@ export function productsRouter(ds: DataSource, run: RunCommand): Router {
     const sku = pathId(req, "sku", skuSchema, "Product");
     const input = body(req, updateProductBody);
     const version = expectedVersion(req, input.version);
-    const product = await updateProduct(ds, sku, version, input);
+    const product = await inTransaction(ds, (m) => updateProduct(m, sku, version, input), { retry: false });
     sendStored(res, ok(product, product.version), false);
   });
 

@@ -31,11 +31,11 @@ export function purchaseMetricsRouter(ds: DataSource): Router {
   r.get("/v1/metrics/purchases", async (req, res) => {
     requireAdmin(req);
     const { from, to } = query(req, purchasesQuery);
-    res.json(await readPurchases(ds.manager, from, to));
+    res.json(await readPurchases(ds, from, to));
   });
   r.get("/v1/metrics/purchases/reconciliation", async (req, res) => {
     requireAdmin(req);
-    res.json(await reconcilePurchases(ds.manager));
+    res.json(await reconcilePurchases(ds));
   });
   return r;
 }

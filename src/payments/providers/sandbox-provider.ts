@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
-import { fullJitterDelayMs, type RetryPolicy } from "../../db/with-retry.js";
+import { type RetryPolicy, retrying } from "../../db/with-retry.js";
 import { signWebhook } from "../webhook-signature.js";
 import type { PaymentEvent, PaymentEventType, PaymentProvider } from "./payment-provider.js";
 
@@ -39,7 +39,7 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
   const timeoutMs = options.attemptTimeoutMs ?? 10_000;
   const log = options.logger.child({ component: "sandbox-provider" });
 
-  async function attempt(event: PaymentEvent, body: string): Promise<number> {
+  async function attempt(body: string): Promise<number> {
     const res = await fetch(`${options.selfBaseUrl()}/v1/webhooks/payments`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Payment-Signature": signWebhook(options.webhookSecret, body) },
@@ -52,22 +52,23 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
 
   async function deliver(event: PaymentEvent): Promise<{ attempts: number }> {
     const body = JSON.stringify(event);
-    const startedAt = Date.now();
-    for (let n = 1; ; n++) {
-      let failure: string;
-      try {
-        const status = await attempt(event, body);
-        if (status >= 200 && status < 300) return { attempts: n };
-        failure = `HTTP ${status}`;
-      } catch (err) {
-        failure = err instanceof Error ? err.message : String(err);
-      }
-      if (n >= policy.attempts || Date.now() - startedAt >= policy.maxTotalMs) {
-        throw new Error(`webhook ${event.id} not delivered after ${n} attempts (last: ${failure})`);
-      }
-      log.debug({ eventId: event.id, attempt: n, failure }, "webhook delivery failed; retrying");
-      await new Promise((r) => setTimeout(r, fullJitterDelayMs(n, policy)));
+    let attempts = 0;
+    try {
+      await retrying(
+        async () => {
+          attempts += 1;
+          const status = await attempt(body);
+          if (status < 200 || status >= 300) throw new Error(`HTTP ${status}`);
+        },
+        policy,
+        () => true,
+        ({ attempt: n, error }) =>
+          log.debug({ eventId: event.id, attempt: n, failure: (error as Error).message }, "webhook delivery failed; retrying"),
+      );
+    } catch (err) {
+      throw new Error(`webhook ${event.id} not delivered after ${attempts} attempts (last: ${(err as Error).message})`);
     }
+    return { attempts };
   }
 
   return {

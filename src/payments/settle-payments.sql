@@ -1,0 +1,72 @@
+-- Provider events about payments in ONE transaction: the service batches
+-- the events that arrive while earlier ones are in the database
+-- (src/db/batcher.ts); one event alone is a batch of one. Each element of
+-- p_events carries one orderlock_settle_payment call's arguments (eventId,
+-- type, paymentId, amountCents, holdSeconds).
+--
+-- What must stay true (lock order: payments → orders → products →
+-- counters, each class in key order, as everywhere):
+-- - The batch locks every payment it names (by id), then their pending
+--   payments' orders (by id), then the product rows of the orders a success
+--   would sell (by SKU), all up front; only then does it settle each event,
+--   in arrival order, with orderlock_settle_payment (which finds its rows
+--   already locked).
+-- - The counters move last, once per batch, set-based
+--   (orderlock_record_purchases): per payment at most once, by
+--   counted_payments' key.
+-- - Two events with one id in a batch: the second finds the first's event
+--   row (same transaction) and is a duplicate.
+CREATE OR REPLACE FUNCTION orderlock_settle_payments(p_events jsonb, p_shard int)
+RETURNS TABLE (pos int, outcome text, reason text, counted boolean)
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  v_e record;
+  v_s record;
+  v_ids uuid[];
+  v_orders uuid[];
+  v_selling uuid[];
+  v_pos int[] := '{}';
+  v_outcomes text[] := '{}';
+  v_reasons text[] := '{}';
+  v_paid uuid[] := '{}';
+  v_customers uuid[] := '{}';
+  v_amounts bigint[] := '{}';
+  v_payment_of uuid[] := '{}';
+  v_counted uuid[];
+BEGIN
+  -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
+  v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
+                  WHERE e ->> 'paymentId' IS NOT NULL);
+  PERFORM 1 FROM payments p WHERE p.id = ANY(v_ids) ORDER BY p.id FOR UPDATE;
+  v_orders := ARRAY(SELECT p.order_id FROM payments p WHERE p.id = ANY(v_ids) AND p.status = 'pending');
+  PERFORM 1 FROM orders o WHERE o.id = ANY(v_orders) ORDER BY o.id FOR UPDATE;
+  v_selling := ARRAY(SELECT p.order_id FROM payments p WHERE p.status = 'pending' AND p.id = ANY(ARRAY(
+                  SELECT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
+                   WHERE e ->> 'type' = 'payment.succeeded' AND e ->> 'paymentId' IS NOT NULL)));
+  PERFORM 1 FROM products pr
+    WHERE pr.sku = ANY(ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = ANY(v_selling)))
+    ORDER BY pr.sku FOR UPDATE;
+
+  FOR v_e IN SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n) LOOP
+    SELECT * INTO v_s FROM orderlock_settle_payment(
+      v_e.e ->> 'eventId', v_e.e ->> 'type', (v_e.e ->> 'paymentId')::uuid, (v_e.e ->> 'amountCents')::bigint,
+      (v_e.e ->> 'holdSeconds')::int);
+    v_pos := v_pos || v_e.n::int;
+    v_outcomes := v_outcomes || v_s.outcome;
+    v_reasons := v_reasons || v_s.reason;
+    v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
+    IF v_s.paid_by IS NOT NULL THEN
+      v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
+      v_customers := v_customers || v_s.paid_by;
+      v_amounts := v_amounts || v_s.paid_cents;
+    END IF;
+  END LOOP;
+
+  v_counted := ARRAY(SELECT orderlock_record_purchases(v_paid, v_customers, v_amounts, p_shard));
+  RETURN QUERY
+    SELECT r.pos, r.outcome, r.reason, coalesce(r.payment_id = ANY(v_counted), false)
+      FROM unnest(v_pos, v_outcomes, v_reasons, v_payment_of) AS r(pos, outcome, reason, payment_id);
+END
+$fn$;
