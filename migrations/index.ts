@@ -1,4 +1,5 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
+import { Events1764000000001 } from "./1764000000001-Events.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -6,4 +7,4 @@ import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
  * files beside their use cases (src/**\/*.sql), applied at every migrate by
  * src/db/sql-functions.ts.
  */
-export const migrations = [InitialSchema1764000000000];
+export const migrations = [InitialSchema1764000000000, Events1764000000001];

@@ -13,6 +13,7 @@ import { notFoundHandler, problemHandler } from "./http/problem.js";
 import { rateLimitPerCustomer } from "./http/rate-limit.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { dashboardRouter } from "./http/routes/dashboard.js";
+import { eventsRouter } from "./http/routes/events.js";
 import { opsRouter } from "./http/routes/ops.js";
 import { ordersRouter } from "./http/routes/orders.js";
 import { paymentsRouter } from "./http/routes/payments.js";
@@ -91,6 +92,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));
+  app.use(eventsRouter(deps.ds));
 
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));

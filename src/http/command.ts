@@ -5,6 +5,7 @@ import { IdempotencyKeyMissingError } from "../errors.js";
 import { executeCommand, type IdempotencyContext, type StoredResponse } from "../idempotency/execute-command.js";
 
 export type { StoredResponse };
+
 import { requestFingerprint } from "../idempotency/fingerprint.js";
 import { callerOf } from "./validate.js";
 

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import {
   customerResponse,
+  eventsPage,
   orderResponse,
   pageOf,
   paymentResponse,
@@ -12,6 +13,7 @@ import {
   webhookAck,
 } from "./response-schemas.js";
 import { createCustomerBody } from "./routes/customers.js";
+import { listEventsQuery } from "./routes/events.js";
 import { cancelOrderBody, changeOrderBody, listOrdersQuery, placeOrderBody } from "./routes/orders.js";
 import { createPaymentBody } from "./routes/payments.js";
 import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
@@ -222,6 +224,15 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     success: { status: 200, description: "Reconciliation", schema: reconciliationResponse },
     errors: [401, 403],
+  },
+  {
+    method: "get",
+    path: "/v1/events",
+    summary: "The events feed: follow nextCursor from the start to see every event exactly once",
+    auth: "admin",
+    query: listEventsQuery,
+    success: { status: 200, description: "A page of events", schema: eventsPage },
+    errors: [401, 403, 422],
   },
 ];
 

@@ -49,6 +49,9 @@ export function problemHandler(logger: Logger) {
       return sendProblem(res, new AppError("malformed_json", 400, "Bad request", "The request body could not be read."));
     }
     (req.log ?? logger).error({ err }, "unhandled error");
-    sendProblem(res, new AppError("internal", 500, "Internal error", `Something went wrong on our side. Request id: ${String(req.id ?? "")}.`));
+    sendProblem(
+      res,
+      new AppError("internal", 500, "Internal error", `Something went wrong on our side. Request id: ${String(req.id ?? "")}.`),
+    );
   };
 }

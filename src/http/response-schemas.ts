@@ -19,9 +19,11 @@ export const problemResponse = z
   .catchall(z.unknown())
   .meta({ id: "Problem", description: "RFC 9457 problem details; `code` is the stable machine-readable member." });
 
+import { eventView } from "../events/event-view.js";
+
+export { productView as productResponse } from "../inventory/product-view.js";
 export { orderView as orderResponse } from "../orders/order-view.js";
 export { paymentView as paymentResponse } from "../payments/payment-view.js";
-export { productView as productResponse } from "../inventory/product-view.js";
 
 export const customerResponse = z
   .object({ id: z.uuid(), name: z.string(), apiKey: z.string(), createdAt: timestamp })
@@ -47,3 +49,5 @@ export const reconciliationResponse = z.object({
   ok: z.boolean(),
 });
 export const sandboxAccepted = z.object({ paymentId: z.uuid(), type: z.string(), eventId: z.string(), deliveries: z.int() });
+
+export const eventsPage = z.object({ items: z.array(eventView), nextCursor: z.string() });

@@ -4,15 +4,20 @@
 -- order's lines, cancelling, and the expiry sweeper.
 --
 -- For each SKU the reservation moves from p_from to p_to units (a SKU may
--- appear several times; its moves add up). All or nothing, in one statement:
+-- appear several times; its moves add up). All or nothing:
 --   1. lock the product rows in SKU order (FOR UPDATE), the one lock order;
---   2. check every SKU exists and every line that grows fits: what is left
+--   2. check, in a statement whose snapshot is taken once the locks are
+--      held (so it reads the rows as the last holder left them), that every
+--      SKU exists and every line that grows fits: what is left
 --      (on_hand - reserved, plus what this caller already holds, p_from) and,
 --      with a cap (p_cap > 0), the cap less what the customer holds in its
 --      other open orders (all but p_except_order). A line that does not grow
 --      always fits: giving back is never refused;
 --   3. only if every line fits, move `reserved` (the CHECK
 --      0 <= reserved <= on_hand backs it) and bump each product's version.
+-- (Not one statement with data-modifying CTEs: there the check could read a
+-- row as it was before a concurrent release while the UPDATE applied to the
+-- row as it is, which the CHECK caught under concurrent cancels.)
 -- Returns one row per SKU: requested (p_to), available to this caller, the
 -- price, the cap when it is what limits the line, and the verdict (the same
 -- on every row). No row for an unknown SKU means `known` is false on it.
@@ -23,16 +28,25 @@
 CREATE OR REPLACE FUNCTION orderlock_move_reservations(
   p_skus text[], p_from int[], p_to int[], p_customer_id uuid, p_cap int, p_except_order uuid
 ) RETURNS TABLE (sku text, known boolean, requested int, available int, price_cents int, per_customer_limit int, ok boolean)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
+DECLARE
+  v_skus text[];
+  v_known boolean[];
+  v_requested int[];
+  v_available int[];
+  v_prices int[];
+  v_limits int[];
+  v_deltas int[];
+  v_ok boolean;
+BEGIN
+  PERFORM 1 FROM products p WHERE p.sku = ANY(p_skus) ORDER BY p.sku FOR UPDATE;
+
   WITH req AS (
     SELECT r.sku, sum(r.f)::int AS f, sum(r.t)::int AS t
       FROM unnest(p_skus, p_from, p_to) AS r(sku, f, t)
      GROUP BY r.sku),
-  locked AS (
-    SELECT p.sku, p.on_hand, p.reserved, p.price_cents FROM products p
-     WHERE p.sku = ANY(p_skus) ORDER BY p.sku FOR UPDATE),
   held AS (
     SELECT l.sku, sum(l.quantity)::int AS qty
       FROM order_lines l JOIN orders o ON o.id = l.order_id
@@ -40,24 +54,30 @@ AS $fn$
        AND o.id IS DISTINCT FROM p_except_order AND l.sku = ANY(p_skus)
      GROUP BY l.sku),
   allowance AS (
-    SELECT r.sku, r.f, r.t, l.price_cents, l.sku IS NOT NULL AS known,
-           l.on_hand - l.reserved + r.f AS stock_left,
+    SELECT r.sku, r.f, r.t, p.price_cents, p.sku IS NOT NULL AS known,
+           p.on_hand - p.reserved + r.f AS stock_left,
            CASE WHEN p_cap > 0 THEN p_cap - coalesce(h.qty, 0) END AS cap_left
-      FROM req r LEFT JOIN locked l USING (sku) LEFT JOIN held h USING (sku)),
-  verdict AS (
-    SELECT coalesce(bool_and(a.known AND (a.t <= a.f OR a.t <= least(a.stock_left, coalesce(a.cap_left, a.stock_left)))), true) AS ok
-      FROM allowance a),
-  moved AS (
+      FROM req r LEFT JOIN products p ON p.sku = r.sku LEFT JOIN held h ON h.sku = r.sku)
+  SELECT array_agg(a.sku ORDER BY a.sku), array_agg(a.known ORDER BY a.sku), array_agg(a.t ORDER BY a.sku),
+         array_agg(greatest(least(a.stock_left, coalesce(a.cap_left, a.stock_left)), 0) ORDER BY a.sku),
+         array_agg(a.price_cents ORDER BY a.sku),
+         array_agg(CASE WHEN a.cap_left < a.stock_left THEN p_cap END ORDER BY a.sku),
+         array_agg(a.t - a.f ORDER BY a.sku),
+         coalesce(bool_and(a.known AND (a.t <= a.f OR a.t <= least(a.stock_left, coalesce(a.cap_left, a.stock_left)))), true)
+    INTO v_skus, v_known, v_requested, v_available, v_prices, v_limits, v_deltas, v_ok
+    FROM allowance a;
+
+  IF v_ok THEN
     UPDATE products p
-       SET reserved = p.reserved + a.t - a.f, version = p.version + 1, updated_at = now()
-      FROM allowance a
-     WHERE p.sku = ANY(p_skus) AND p.sku = a.sku AND a.t <> a.f AND (SELECT v.ok FROM verdict v)
-    RETURNING p.sku)
-  SELECT a.sku, a.known, a.t,
-         greatest(least(a.stock_left, coalesce(a.cap_left, a.stock_left)), 0),
-         a.price_cents,
-         CASE WHEN a.cap_left < a.stock_left THEN p_cap END,
-         (SELECT v.ok FROM verdict v) AND (SELECT count(*) FROM moved) >= 0
-    FROM allowance a
-   ORDER BY a.sku
+       SET reserved = p.reserved + d.delta, version = p.version + 1, updated_at = now()
+      FROM unnest(v_skus, v_deltas) AS d(sku, delta)
+     WHERE p.sku = ANY(v_skus) AND p.sku = d.sku AND d.delta <> 0;
+  END IF;
+
+  RETURN QUERY
+    SELECT x.sku, x.known, x.requested, x.available, x.price_cents, x.per_customer_limit, v_ok
+      FROM unnest(v_skus, v_known, v_requested, v_available, v_prices, v_limits)
+             AS x(sku, known, requested, available, price_cents, per_customer_limit)
+     ORDER BY x.sku;
+END
 $fn$;

@@ -2,7 +2,15 @@ import type { EntityManager } from "typeorm";
 import { Order } from "../../entities/order.entity.js";
 import { type Caller, ownerFilter } from "../auth/caller.js";
 import { compareAndSwap } from "../db/compare-and-swap.js";
-import { InternalConflictError, InvalidStateError, NotFoundError, OutOfStockError, ValidationError, VersionConflictError } from "../errors.js";
+import {
+  InternalConflictError,
+  InvalidStateError,
+  NotFoundError,
+  OutOfStockError,
+  ValidationError,
+  VersionConflictError,
+} from "../errors.js";
+import { appendEvents } from "../events/append-event.js";
 import { moveReservations, type StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
 import { findOrderOwner, lockCustomer, lockOrder, replaceLines } from "./order-store.js";
@@ -15,7 +23,8 @@ import { type LineFacts, type OrderView, renderOrder } from "./order-view.js";
  * (only `reserved`, and not past its deadline), move the hold from the old
  * lines to the new ones (orderlock_move_reservations: product rows in SKU
  * order, all or nothing, the per-customer cap included), replace the lines
- * and compare-and-swap the order. Out of stock or an unknown SKU leaves the
+ * and compare-and-swap the order, then write `order.changed`. Out of stock
+ * or an unknown SKU leaves the
  * order exactly as it was.
  *
  * Pricing: a SKU already in the order keeps the unit price it was reserved
@@ -77,5 +86,6 @@ export async function changeOrder(
   const total = newLines.reduce((s, l) => s + l.lineTotalCents, 0);
   const swapped = await compareAndSwap(m, Order, order.id, order.version, { totalCents: total });
   if (!swapped.ok) throw new InternalConflictError(`order ${order.id}`); // impossible while we hold the row lock
+  await appendEvents(m, "order.changed", [order.id]);
   return renderOrder({ ...swapped.row, lines: newLines });
 }

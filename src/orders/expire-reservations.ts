@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { inTransaction } from "../db/in-transaction.js";
+import { appendEvents } from "../events/append-event.js";
 import { releaseStock } from "../inventory/move-reservations.js";
 import { lockOverdueOrders } from "./order-store.js";
 import { transitionOrder } from "./transition-order.js";
@@ -28,6 +29,11 @@ export async function expireReservations(ds: DataSource, batchSize = 100): Promi
         m,
         overdue.flatMap((o) => o.lines),
         "expire",
+      );
+      await appendEvents(
+        m,
+        "order.expired",
+        overdue.map((o) => o.id),
       );
       return overdue.length;
     });

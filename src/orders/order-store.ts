@@ -1,7 +1,7 @@
-import { type EntityManager, In, type SelectQueryBuilder } from "typeorm";
+import { type DataSource, type EntityManager, In, type SelectQueryBuilder } from "typeorm";
 import { Order, type OrderStatus } from "../../entities/order.entity.js";
 import { OrderLine } from "../../entities/order-line.entity.js";
-import { sql } from "../db/sql.js";
+import { asEntity, sql } from "../db/sql.js";
 import type { LineFacts, OrderFacts } from "./order-view.js";
 
 /**
@@ -24,6 +24,12 @@ async function withLinesAndOverdue(m: EntityManager, qb: SelectQueryBuilder<Orde
   const linesOf = new Map<string, LineFacts[]>();
   for (const l of lines) linesOf.set(l.orderId, [...(linesOf.get(l.orderId) ?? []), l]);
   return entities.map((o) => ({ ...o, lines: linesOf.get(o.id) ?? [], overdue: overdue.get(o.id) === true }));
+}
+
+/** An order's facts as SQL keeps them (orderlock_order_facts: the row and its lines), as the entities describe them. */
+export function orderFromFacts(m: EntityManager | DataSource, facts: Record<string, unknown>): OrderFacts {
+  const lines = (facts.lines as Record<string, unknown>[]).map((l) => asEntity(m, OrderLine, l));
+  return { ...asEntity(m, Order, facts), lines };
 }
 
 const orders = (m: EntityManager) => m.createQueryBuilder(Order, "o");
@@ -72,7 +78,11 @@ export async function listOrders(
   const qb = orders(m).orderBy("o.created_at", "DESC").addOrderBy("o.id", "DESC").limit(q.limit);
   if (q.ownerId !== undefined) qb.andWhere("o.customer_id = :ownerId", { ownerId: q.ownerId });
   if (q.status !== undefined) qb.andWhere(`${EFFECTIVE_STATUS} = :status`, { status: q.status });
-  if (q.after) qb.andWhere("(o.created_at, o.id) < (CAST(:createdAt AS timestamptz), CAST(:afterId AS uuid))", { createdAt: q.after.createdAt, afterId: q.after.id });
+  if (q.after)
+    qb.andWhere("(o.created_at, o.id) < (CAST(:createdAt AS timestamptz), CAST(:afterId AS uuid))", {
+      createdAt: q.after.createdAt,
+      afterId: q.after.id,
+    });
   return withLinesAndOverdue(m, qb);
 }
 
@@ -87,10 +97,7 @@ export async function lockOverdueOrders(m: EntityManager, limit: number): Promis
     .setOnLocked("skip_locked")
     .getMany();
   if (locked.length === 0) return [];
-  return withLinesAndOverdue(
-    m,
-    orders(m).where("o.id IN (:...ids)", { ids: locked.map((o) => o.id) }),
-  );
+  return withLinesAndOverdue(m, orders(m).where("o.id IN (:...ids)", { ids: locked.map((o) => o.id) }));
 }
 
 /** Replaces an order's lines (the caller holds the order row lock). */
@@ -100,6 +107,12 @@ export async function replaceLines(m: EntityManager, orderId: string, lines: Lin
     m,
     `INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
      SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[])`,
-    [orderId, lines.map((l) => l.sku), lines.map((l) => l.quantity), lines.map((l) => l.unitPriceCents), lines.map((l) => l.lineTotalCents)],
+    [
+      orderId,
+      lines.map((l) => l.sku),
+      lines.map((l) => l.quantity),
+      lines.map((l) => l.unitPriceCents),
+      lines.map((l) => l.lineTotalCents),
+    ],
   );
 }

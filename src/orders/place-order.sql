@@ -10,7 +10,8 @@
 --   3. orderlock_move_reservations: product rows locked in SKU order, every
 --      line checked, and only then reserved.
 --   4. all reserved: the order and its lines, at the locked rows' prices.
---   5. the outcome and its facts (the order; the short lines; the unknown
+--   5. placed: its `order.placed` event (orderlock_append_event).
+--   6. the outcome and its facts (the order; the short lines; the unknown
 --      SKUs), stored with the key and returned. No HTTP here: the service
 --      renders the answer from these facts.
 -- Timestamps are truncated to milliseconds, the precision of the service's
@@ -74,7 +75,7 @@ BEGIN
     SELECT p_order_id, l.sku, l.qty, l.price, l.price::bigint * l.qty
       FROM unnest(v_m.skus, v_m.qtys, v_m.prices) AS l(sku, qty, price);
     v_outcome := 'placed';
-    v_facts := orderlock_order_facts(p_order_id);
+    v_facts := orderlock_append_event('order.placed', p_order_id);
   ELSIF NOT v_m.all_known THEN
     v_outcome := 'unknown_sku';
     v_facts := jsonb_build_object('unknown_skus', v_m.unknown);

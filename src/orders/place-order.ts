@@ -1,14 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
-import { Order } from "../../entities/order.entity.js";
-import { OrderLine } from "../../entities/order-line.entity.js";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
-import { asEntity, callOnce } from "../db/sql.js";
+import { callOnce } from "../db/sql.js";
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { IdempotencyContext } from "../idempotency/execute-command.js";
 import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
+import { orderFromFacts } from "./order-store.js";
 import type { OrderFacts } from "./order-view.js";
 
 export type OrderPolicy = { reservationTtlSeconds: number; maxUnitsPerCustomerSku: number };
@@ -86,13 +85,13 @@ async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]
 function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
   const facts = row.facts as Record<string, unknown>;
   switch (row.outcome) {
-    case "placed": {
-      const lines = (facts.lines as Record<string, unknown>[]).map((l) => asEntity(ds, OrderLine, l));
-      return { replayed: row.replayed, outcome: "placed", order: { ...asEntity(ds, Order, facts), lines } };
-    }
+    case "placed":
+      return { replayed: row.replayed, outcome: "placed", order: orderFromFacts(ds, facts) };
     case "out_of_stock": {
       const short = facts.unavailable as { sku: string; requested: number; available: number; per_customer_limit: number | null }[];
-      const unavailable = short.map(({ per_customer_limit, ...l }) => (per_customer_limit === null ? l : { ...l, perCustomerLimit: per_customer_limit }));
+      const unavailable = short.map(({ per_customer_limit, ...l }) =>
+        per_customer_limit === null ? l : { ...l, perCustomerLimit: per_customer_limit },
+      );
       return { replayed: row.replayed, outcome: "out_of_stock", unavailable };
     }
     case "unknown_sku":

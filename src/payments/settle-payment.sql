@@ -23,6 +23,7 @@
 --        failure: payment failed, order back to reserved with a fresh hold
 --                 of p_hold_seconds; no product row is touched (the stock
 --                 stays held).
+--      Each writes its event (order.paid, payment.failed) in this transaction.
 -- Lock order: payment → order → products → counters, as everywhere.
 CREATE OR REPLACE FUNCTION orderlock_settle_payment(
   p_event_id text, p_type text, p_payment_id uuid, p_amount_cents bigint, p_hold_seconds int
@@ -94,6 +95,7 @@ BEGIN
     RAISE EXCEPTION 'concurrent modification of order %', v_order.id USING ERRCODE = '40001';
   END IF;
   IF NOT v_success THEN
+    PERFORM orderlock_append_event('payment.failed', v_pay.id);
     RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint;
     RETURN;
   END IF;
@@ -111,6 +113,7 @@ BEGIN
   IF v_sold <> coalesce(cardinality(v_skus), 0) THEN
     RAISE EXCEPTION 'invariant broken: sold % of % products for order %', v_sold, cardinality(v_skus), v_order.id;
   END IF;
+  PERFORM orderlock_append_event('order.paid', v_order.id);
 
   RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents;
 END

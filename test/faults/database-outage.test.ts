@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { migrate } from "../../src/db/migrate.js";
 import { createHttpServer } from "../../src/http/server.js";
 import { freePort } from "../support/service-process.js";
 import { ADMIN_KEY, testAppDeps } from "../support/test-app.js";
@@ -35,7 +36,7 @@ beforeAll(async () => {
   pgServer = await startPg();
   ds = createDataSource(pgServer.url, { poolSize: 4, connectTimeoutMs: 1000, statementTimeoutMs: 5000, lockTimeoutMs: 2000 });
   await ds.initialize();
-  await ds.runMigrations();
+  await migrate(ds);
   const app = buildApp(testAppDeps(ds));
   server = createHttpServer(app);
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));

@@ -19,6 +19,7 @@ import path from "node:path";
 import type { DataSource } from "typeorm";
 import { createDataSource } from "../../ormconfig.js";
 import { startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { migrate } from "../../src/db/migrate.js";
 import { withRetry } from "../../src/db/with-retry.js";
 import { counterShardOf } from "../../src/metrics/counter-shards.js";
 import { freePort } from "../support/service-process.js";
@@ -141,7 +142,7 @@ try {
     lockTimeoutMs: 60000,
   });
   await ds.initialize();
-  await ds.runMigrations({ transaction: "each" });
+  await migrate(ds);
   const results = [];
   for (const [round, shards] of [1, 16, 1, 16].entries()) results.push(await run(ds, shards, round));
   console.table(results);
