@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from "typeorm";
 
-export type PaymentStatus = "pending" | "succeeded" | "failed";
+export type PaymentStatus = "pending" | "succeeded" | "failed" | "expired";
 
 @Entity({ name: "payments" })
 export class Payment {
@@ -11,7 +11,11 @@ export class Payment {
   @Column({ type: "text" }) currency: string;
   @Column({ type: "text" }) status: PaymentStatus;
   @Column({ type: "text" }) provider: string;
-  @Column({ name: "provider_payment_id", type: "text" }) providerPaymentId: string;
+  /** Null until the provider has created its payment (after the COMMIT that created ours). */
+  @Column({ name: "provider_payment_id", type: "text", nullable: true }) providerPaymentId: string | null;
+  @Column({ name: "client_secret", type: "text", nullable: true }) clientSecret: string | null;
+  @Column({ name: "refunded_cents", type: "bigint" }) refundedCents: number;
+  @Column({ name: "expires_at", type: "timestamptz" }) expiresAt: Date;
   /** Changed only by compare-and-swap or under a row lock; never by save(). */
   @Column({ type: "integer" }) version: number;
   @Column({ name: "succeeded_at", type: "timestamptz", nullable: true }) succeededAt: Date | null;

@@ -1,5 +1,6 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
 import { Events1764000000001 } from "./1764000000001-Events.js";
+import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -7,4 +8,4 @@ import { Events1764000000001 } from "./1764000000001-Events.js";
  * files beside their use cases (src/**\/*.sql), applied at every migrate by
  * src/db/sql-functions.ts.
  */
-export const migrations = [InitialSchema1764000000000, Events1764000000001];
+export const migrations = [InitialSchema1764000000000, Events1764000000001, PaymentsRound21764000000002];

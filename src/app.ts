@@ -31,6 +31,8 @@ export type AppDeps = {
   webhookSecret: string;
   currency: string;
   reservationTtlSeconds: number;
+  /** A pending payment expires this long after it was created (and its order with it). */
+  paymentTtlSeconds: number;
   idempotencyTtlHours: number;
   rateLimitPerMinute: number;
   /** Most units of one SKU one customer may hold reserved at once; 0 = no cap. */
@@ -89,7 +91,7 @@ export function buildApp(deps: AppDeps): Express {
       idempotencyTtlHours: deps.idempotencyTtlHours,
     }),
   );
-  app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox }));
+  app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox, paymentTtlSeconds: deps.paymentTtlSeconds }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));
   app.use(eventsRouter(deps.ds));

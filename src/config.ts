@@ -19,6 +19,7 @@ const envSchema = z.object({
     .regex(/^[A-Z]{3}$/)
     .default("USD"),
   RESERVATION_TTL_SECONDS: intFrom(900, 1, 30 * 24 * 3600),
+  PAYMENT_TTL_SECONDS: intFrom(1800, 1, 30 * 24 * 3600),
   IDEMPOTENCY_TTL_HOURS: intFrom(24, 1, 24 * 365),
   RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 100_000_000),
   MAX_UNITS_PER_CUSTOMER_SKU: intFrom(0, 0, 1_000_000_000),
@@ -40,6 +41,7 @@ export type Config = {
   webhookSecret: string | undefined;
   currency: string;
   reservationTtlSeconds: number;
+  paymentTtlSeconds: number;
   idempotencyTtlHours: number;
   rateLimitPerMinute: number;
   maxUnitsPerCustomerSku: number;
@@ -67,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     webhookSecret: e.WEBHOOK_SECRET,
     currency: e.CURRENCY,
     reservationTtlSeconds: e.RESERVATION_TTL_SECONDS,
+    paymentTtlSeconds: e.PAYMENT_TTL_SECONDS,
     idempotencyTtlHours: e.IDEMPOTENCY_TTL_HOURS,
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     maxUnitsPerCustomerSku: e.MAX_UNITS_PER_CUSTOMER_SKU,

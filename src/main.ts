@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     webhookSecret: db.webhookSecret,
     currency: config.currency,
     reservationTtlSeconds: config.reservationTtlSeconds,
+    paymentTtlSeconds: config.paymentTtlSeconds,
     idempotencyTtlHours: config.idempotencyTtlHours,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,

@@ -44,11 +44,12 @@ export async function insertKey(
   fingerprint: string,
   response: StoredResponse,
 ): Promise<void> {
-  await sql(
-    m,
-    `INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts) VALUES ($1, $2, $3, 'response', $4::jsonb)`,
-    [scope, key, fingerprint, JSON.stringify(response)],
-  );
+  await sql(m, `INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts) VALUES ($1, $2, $3, 'response', $4::jsonb)`, [
+    scope,
+    key,
+    fingerprint,
+    JSON.stringify(response),
+  ]);
 }
 
 /** Deletes up to `batch` expired keys; returns how many. Batches keep locks and WAL small. */

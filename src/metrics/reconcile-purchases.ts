@@ -20,14 +20,14 @@ export type Reconciliation = {
 export async function reconcilePurchases(ds: DataSource): Promise<Reconciliation> {
   const row = (
     await callOnce<{
-    checked_at: Date;
-    counter_purchases: number;
-    counter_revenue_cents: number;
-    event_purchases: number;
-    event_revenue_cents: number;
-  }>(
-    ds,
-    `SELECT now() AS checked_at,
+      checked_at: Date;
+      counter_purchases: number;
+      counter_revenue_cents: number;
+      event_purchases: number;
+      event_revenue_cents: number;
+    }>(
+      ds,
+      `SELECT now() AS checked_at,
             (SELECT coalesce(sum(purchases), 0)::bigint FROM purchase_counters) AS counter_purchases,
             (SELECT coalesce(sum(revenue_cents), 0)::bigint FROM purchase_counters) AS counter_revenue_cents,
             count(*)::bigint AS event_purchases,

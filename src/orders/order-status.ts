@@ -7,13 +7,16 @@ export type { OrderStatus };
  * The order state machine, the only place transitions are defined.
  *   reserved → pending_payment (payment created) | cancelled (customer) | expired (TTL)
  *   pending_payment → paid (payment succeeded) | reserved (payment failed; fresh hold)
- *   paid, cancelled, expired: final
+ *                     | expired (its payment expired)
+ *   paid → refunded (refunds returned the whole total)
+ *   refunded, cancelled, expired: final
  * Stock is held exactly in the statuses listed in HOLDS_STOCK.
  */
 const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   reserved: ["pending_payment", "cancelled", "expired"],
-  pending_payment: ["paid", "reserved"],
-  paid: [],
+  pending_payment: ["paid", "reserved", "expired"],
+  paid: ["refunded"],
+  refunded: [],
   cancelled: [],
   expired: [],
 };

@@ -3,7 +3,7 @@ import type { Order } from "../../entities/order.entity.js";
 import type { OrderLine } from "../../entities/order-line.entity.js";
 
 const timestamp = z.iso.datetime();
-const ORDER_STATUSES = ["reserved", "pending_payment", "paid", "cancelled", "expired"] as const;
+export const ORDER_STATUSES = ["reserved", "pending_payment", "paid", "cancelled", "expired", "refunded"] as const;
 
 /** An order as the API shows it; the OpenAPI document describes it with this schema. */
 export const orderView = z
@@ -13,6 +13,7 @@ export const orderView = z
     status: z.enum(ORDER_STATUSES),
     lines: z.array(z.object({ sku: z.string(), quantity: z.int(), unitPriceCents: z.int(), lineTotalCents: z.int() })),
     totalCents: z.int(),
+    refundedCents: z.int(),
     version: z.int(),
     reservedUntil: timestamp.nullable(),
     createdAt: timestamp,
@@ -44,6 +45,7 @@ export function renderOrder(o: OrderFacts): OrderView {
       .sort((a, b) => (a.sku < b.sku ? -1 : a.sku > b.sku ? 1 : 0))
       .map((l) => ({ sku: l.sku, quantity: l.quantity, unitPriceCents: l.unitPriceCents, lineTotalCents: l.lineTotalCents })),
     totalCents: o.totalCents,
+    refundedCents: o.refundedCents,
     version: o.version,
     reservedUntil: o.overdue || !o.reservedUntil ? null : o.reservedUntil.toISOString(),
     createdAt: o.createdAt.toISOString(),

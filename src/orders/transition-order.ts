@@ -11,12 +11,13 @@ import type { OrderFacts } from "./order-view.js";
  * machine allows it, and it is a compare-and-swap on the version the caller
  * read. A lost swap is an internal conflict (the whole transaction is
  * retried), never a silent overwrite. The hold deadline is cleared whenever
- * the order stops holding stock.
+ * the order stops holding stock, and moved to `holdUntil` when given.
  */
-export async function transitionOrder(m: EntityManager, order: OrderFacts, to: OrderStatus): Promise<OrderFacts> {
+export async function transitionOrder(m: EntityManager, order: OrderFacts, to: OrderStatus, holdUntil?: Date): Promise<OrderFacts> {
   assertTransition(order.status, to);
   const set: Partial<Record<keyof Order, unknown>> = { status: to };
   if (!HOLDS_STOCK.includes(to)) set.reservedUntil = null;
+  else if (holdUntil) set.reservedUntil = holdUntil;
   const result = await compareAndSwap(m, Order, order.id, order.version, set);
   if (!result.ok) {
     concurrencyMetrics.versionConflicts.inc({ resource: "order", source: "internal" });

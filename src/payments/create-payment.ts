@@ -9,9 +9,10 @@ import { type PaymentView, renderPayment } from "./payment-view.js";
 import type { PaymentProvider } from "./providers/payment-provider.js";
 
 /**
- * Starts paying for an order: a `pending` payment for the order's total, and
- * the order moves `reserved` → `pending_payment` (its stock stays held, and
- * neither cancel nor the expiry sweeper touches it from now on).
+ * Starts paying for an order: a `pending` payment for the order's total,
+ * expiring `paymentTtlSeconds` from now, and the order moves `reserved` →
+ * `pending_payment` with its hold moved to the payment's expiry (its stock
+ * stays held; cancel cannot touch it; the payment's expiry releases it).
  *
  * Runs in the caller's transaction (the command runner's, which also stores
  * the Idempotency-Key response). Locks: the order row only (FOR UPDATE). Under
@@ -25,7 +26,7 @@ export async function createPayment(
   m: EntityManager,
   caller: Caller,
   orderId: string,
-  deps: { currency: string; provider: PaymentProvider },
+  deps: { currency: string; provider: PaymentProvider; paymentTtlSeconds: number },
 ): Promise<PaymentView> {
   const order = await lockOrder(m, orderId, ownerFilter(caller));
   if (!order) throw new NotFoundError(`Order ${orderId}`);
@@ -43,7 +44,8 @@ export async function createPayment(
     currency: deps.currency,
     provider: deps.provider.name,
     providerPaymentId: deps.provider.newProviderPaymentId(id),
+    ttlSeconds: deps.paymentTtlSeconds,
   });
-  await transitionOrder(m, order, "pending_payment");
+  await transitionOrder(m, order, "pending_payment", payment.expiresAt);
   return renderPayment(payment);
 }

@@ -63,7 +63,8 @@ async function setHidden(hidden: boolean) {
 
 describe.skipIf(!hasChromium && !inCi)("GET /dashboard in Chromium", { timeout: 120_000 }, () => {
   beforeAll(async () => {
-    if (!hasChromium) throw new Error(`${CHROMIUM} is missing: run .ci/install-debian-packages.sh (CI must run the browser test, not skip it)`);
+    if (!hasChromium)
+      throw new Error(`${CHROMIUM} is missing: run .ci/install-debian-packages.sh (CI must run the browser test, not skip it)`);
     t = await startTestApp();
 
     // Seed through the API: three products (one low on stock), two customers,

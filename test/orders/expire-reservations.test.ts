@@ -54,7 +54,11 @@ describe("reservation expiry", () => {
     expect(await stock(p.sku)).toEqual({ on_hand: 5, reserved: 5 });
     await expireReservations(t.ds);
     expect(await stock(p.sku)).toEqual({ on_hand: 5, reserved: 0 });
-    expect((await t.http().get(`/v1/orders/${o.id}`).set(c.auth)).body).toMatchObject({ status: "expired", reservedUntil: null, version: 2 });
+    expect((await t.http().get(`/v1/orders/${o.id}`).set(c.auth)).body).toMatchObject({
+      status: "expired",
+      reservedUntil: null,
+      version: 2,
+    });
     // And it can be ordered again by someone else.
     const other = await createCustomer(t);
     await place(other, p.sku, 5);

@@ -16,7 +16,10 @@ type Event = { eventId: string; paymentId: string | null; amountCents: number };
 
 async function confirmBatch(events: Event[], shard = 0): Promise<Verdict[]> {
   const successes = events.map((e) => ({ ...e, type: "payment.succeeded", holdSeconds: 600 }));
-  return (await t.ds.query(`SELECT * FROM orderlock_settle_payments($1, $2) ORDER BY pos`, [JSON.stringify(successes), shard])) as Verdict[];
+  return (await t.ds.query(`SELECT * FROM orderlock_settle_payments($1, $2) ORDER BY pos`, [
+    JSON.stringify(successes),
+    shard,
+  ])) as Verdict[];
 }
 
 const todayCounters = async () =>

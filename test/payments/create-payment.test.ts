@@ -28,10 +28,17 @@ describe("POST /v1/orders/:id/payments", () => {
       status: "pending",
       provider: "sandbox",
       providerPaymentId: expect.stringMatching(/^sbx_[0-9a-f]{24}$/),
+      clientSecret: null,
+      refundedCents: 0,
+      expiresAt: expect.any(String),
       version: 1,
       createdAt: expect.any(String),
       updatedAt: expect.any(String),
     });
+    // The payment expires PAYMENT_TTL_SECONDS (1800 here) after its creation, and the order's hold moves there.
+    expect(Date.parse(res.body.expiresAt) - Date.parse(res.body.createdAt)).toBe(1800_000);
+    const shown = await t.http().get(`/v1/orders/${order.id}`).set(c.auth);
+    expect(shown.body.reservedUntil).toBe(res.body.expiresAt);
     expect(await orderStatus(order.id)).toEqual({ status: "pending_payment", version: 2 });
     expect(await stockOf(t, p.sku)).toEqual({ on_hand: 10, reserved: 3 }); // still held
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { EntityManager } from "typeorm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inTransaction } from "../../src/db/in-transaction.js";
 import { sql } from "../../src/db/sql.js";
 import { counterShardOf, PURCHASE_COUNTER_SHARDS } from "../../src/metrics/counter-shards.js";

@@ -31,6 +31,7 @@ export function testAppDeps(ds: DataSource, overrides: Partial<Omit<AppDeps, "ds
     webhookSecret: WEBHOOK_SECRET,
     currency: "USD",
     reservationTtlSeconds: 900,
+    paymentTtlSeconds: 1800,
     idempotencyTtlHours: 24,
     rateLimitPerMinute: 1_000_000, // the rate-limit test sets its own
     maxUnitsPerCustomerSku: 0,

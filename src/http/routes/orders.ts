@@ -6,7 +6,7 @@ import { OutOfStockError, problemAnswer, ValidationError } from "../../errors.js
 import { cancelOrder } from "../../orders/cancel-order.js";
 import { changeOrder } from "../../orders/change-order.js";
 import { getOrderOrThrow, listOrders } from "../../orders/get-order.js";
-import { renderOrder } from "../../orders/order-view.js";
+import { ORDER_STATUSES, renderOrder } from "../../orders/order-view.js";
 import { type OrderPolicy, type PlaceOrderOutcome, placeOrder } from "../../orders/place-order.js";
 import { created, idempotencyOf, ok, type RunCommand, type StoredResponse, sendStored } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
@@ -30,7 +30,7 @@ export const cancelOrderBody = z.strictObject({});
 export const listOrdersQuery = z.strictObject({
   limit: limitQuery,
   cursor: cursorQuery,
-  status: z.enum(["reserved", "pending_payment", "paid", "cancelled", "expired"]).optional(),
+  status: z.enum(ORDER_STATUSES).optional(),
 });
 
 /** An order id from the path; not a UUID → 404. */

@@ -14,7 +14,11 @@ export const createPaymentBody = z.strictObject({});
 export const paymentIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Payment").toLowerCase();
 const orderIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Order").toLowerCase();
 
-export function paymentsRouter(ds: DataSource, run: RunCommand, deps: { currency: string; provider: PaymentProvider }): Router {
+export function paymentsRouter(
+  ds: DataSource,
+  run: RunCommand,
+  deps: { currency: string; provider: PaymentProvider; paymentTtlSeconds: number },
+): Router {
   const r = Router();
 
   r.post("/v1/orders/:id/payments", async (req, res) => {

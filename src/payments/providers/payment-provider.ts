@@ -14,9 +14,34 @@ export type PaymentEvent = {
   data: { paymentId: string; amountCents: number };
 };
 
+/**
+ * The port every provider adapter implements (the sandbox; Stripe). Every
+ * method is a network call made after the COMMIT of the change it follows,
+ * never inside a transaction, and is idempotent: it may be called again for
+ * the same id (a retry, or the recovery of a call a crash cut short) and then
+ * returns the same result without a second effect at the provider.
+ */
 export interface PaymentProvider {
   /** Stored in payments.provider; (provider, providerPaymentId) is unique. */
   readonly name: string;
+  /**
+   * Cancels the provider's side of a payment that expired here, so it can no
+   * longer be paid. Idempotent; a payment the provider no longer has is fine.
+   */
+  cancelPayment(payment: { paymentId: string; providerPaymentId: string | null }): Promise<void>;
+  /**
+   * Asks the provider to refund (part of) a payment, keyed by our refund id.
+   * The outcome arrives later as the provider's signal (refund succeeded or
+   * failed), never as this call's answer.
+   */
+  requestRefund(refund: {
+    refundId: string;
+    paymentId: string;
+    providerPaymentId: string | null;
+    amountCents: number;
+    currency: string;
+    reason: string;
+  }): Promise<{ providerRefundId: string }>;
   /**
    * The provider's reference for a payment we are creating. Called inside the
    * creating transaction, so it must not do I/O: a provider that needs an API

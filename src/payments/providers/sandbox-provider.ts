@@ -74,6 +74,11 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
   return {
     name: "sandbox",
     newProviderPaymentId: () => `sbx_${randomBytes(12).toString("hex")}`,
+    // The sandbox keeps no state of its own: a payment it was told to cancel
+    // is simply never succeeded by it, and a refund is settled by the admin
+    // through POST /v1/sandbox/refunds/:id/succeed|fail.
+    cancelPayment: async () => {},
+    requestRefund: async (refund) => ({ providerRefundId: `sbx_re_${refund.refundId.replaceAll("-", "")}` }),
     newEvent: (payment, type) => ({
       id: `evt_sbx_${randomBytes(12).toString("hex")}`,
       type,
