@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -108,5 +111,32 @@ describe("the dashboard's money input", () => {
     expect(fmt.clock(3_723_000)).toBe("1:02:03");
     expect(fmt.span(45_000)).toBe("45s");
     expect(fmt.span(125 * 60_000)).toBe("2h 5m");
+  });
+});
+
+describe("the dashboard's module graph", () => {
+  const root = fileURLToPath(new URL("../../public/dashboard/", import.meta.url));
+  /** Every module reachable from main.js by static imports, as paths under public/dashboard. */
+  function reachable(): Set<string> {
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const source = fs.readFileSync(path.join(root, file), "utf8");
+      for (const [, spec] of source.matchAll(/^import\s[^;]*?from\s+"(\.{1,2}\/[^"]+)";/gms))
+        visit(path.posix.join(path.posix.dirname(file), spec));
+    };
+    visit("main.js");
+    return seen;
+  }
+
+  it("when main.js is loaded, then every module it imports exists under public/dashboard and index.html preloads each of them", () => {
+    const modules = reachable();
+    expect(modules.has("panels/products.js")).toBe(true); // the panels are split out of main.js
+    for (const file of modules) expect(fs.existsSync(path.join(root, file)), file).toBe(true);
+    const html = fs.readFileSync(path.join(root, "index.html"), "utf8");
+    const preloaded = [...html.matchAll(/<link rel="modulepreload" href="\/dashboard\/([^"]+)">/g)].map((m) => m[1]);
+    expect(new Set(preloaded)).toEqual(new Set([...modules].filter((f) => f !== "main.js")));
+    expect(html).toContain('<script type="module" src="/dashboard/main.js"></script>');
   });
 });
