@@ -6,6 +6,7 @@ import { ConfirmPaymentFunction1764000000004 } from "./1764000000004-ConfirmPaym
 import { GenericPlansForHotFunctions1764000000005 } from "./1764000000005-GenericPlansForHotFunctions.js";
 import { PlaceOrdersBatch1764000000006 } from "./1764000000006-PlaceOrdersBatch.js";
 import { ConfirmPaymentsBatch1764000000007 } from "./1764000000007-ConfirmPaymentsBatch.js";
+import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 
 /** Every migration, in order. A new migration is added here as well. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   GenericPlansForHotFunctions1764000000005,
   PlaceOrdersBatch1764000000006,
   ConfirmPaymentsBatch1764000000007,
+  CustomerKeys1764000000100,
 ];
