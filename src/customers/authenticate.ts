@@ -20,9 +20,9 @@ import { findActiveKeyByHash, touchKeyLastUsed } from "./customer-store.js";
  *   would have to expire the cache anyway, i.e. the TTL again, plus a lifecycle).
  * The TTL is the simplest rule that holds, and cheap enough.
  */
-export const KEY_CACHE_TTL_MS = 4000;
+const KEY_CACHE_TTL_MS = 4000;
 /** lastUsedAt is written at most this often per key (and per instance, before even asking the database). */
-export const LAST_USED_RESOLUTION_SECONDS = 60;
+const LAST_USED_RESOLUTION_SECONDS = 60;
 const CACHE_LIMIT = 10_000;
 
 type Known = { customerId: string; keyId: string; checkedAtMs: number };

@@ -4,7 +4,7 @@ import { InvalidStateError, NotFoundError } from "../errors.js";
 import { insertKeyInFreeSlot, lockCustomer } from "./customer-store.js";
 
 /** How many unrevoked keys a customer may hold: enough to rotate without downtime. */
-export const MAX_ACTIVE_KEYS = 2;
+const MAX_ACTIVE_KEYS = 2;
 
 /**
  * Issues another API key for a customer (rotation: issue, deploy, revoke the

@@ -43,7 +43,7 @@ export type EmbeddedPostgresOptions = {
 
 export type EmbeddedPostgres = { url: string; adminUrl: string; pid: number; stop(): Promise<void> };
 
-export type Binaries = { postgres: string; initdb: string };
+type Binaries = { postgres: string; initdb: string };
 
 /** As root, the `postgres` user cannot reach the data directory: nothing was started. The message is the whole story. */
 export class EmbeddedPostgresUnreachableError extends Error {

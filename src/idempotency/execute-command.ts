@@ -17,7 +17,7 @@ export type CommandOutcome = { response: StoredResponse; replayed: boolean };
  * answer; a replay has the same status and body with those members null, so
  * no plaintext secret ever reaches the idempotency_keys table.
  */
-export function withoutSecrets(response: StoredResponse, secretMembers: readonly string[]): StoredResponse {
+function withoutSecrets(response: StoredResponse, secretMembers: readonly string[]): StoredResponse {
   const body = response.body;
   if (secretMembers.length === 0 || body === null || typeof body !== "object" || Array.isArray(body)) return response;
   const redacted: Record<string, unknown> = { ...(body as Record<string, unknown>) };
