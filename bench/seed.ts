@@ -53,11 +53,11 @@ export async function createCustomers(api: ApiClient, adminKey: string, count = 
   );
 }
 
-/** Customers for the raw side only: rows, no API keys (a hash no key has). */
+/** Customers for the raw side only: rows, no API keys. */
 export async function insertRawCustomers(db: pg.Client, count = CUSTOMER_COUNT): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
-    `INSERT INTO customers (name, api_key_hash)
-     SELECT 'Bench raw-SQL customer ' || n, encode(sha256(convert_to('bench-raw-' || n || '-' || gen_random_uuid(), 'UTF8')), 'hex')
+    `INSERT INTO customers (name)
+     SELECT 'Bench raw-SQL customer ' || n
      FROM generate_series(1, $1::int) AS n
      RETURNING id`,
     [count],

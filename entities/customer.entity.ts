@@ -4,6 +4,5 @@ import { Column, Entity, PrimaryColumn } from "typeorm";
 export class Customer {
   @PrimaryColumn({ type: "uuid" }) id: string;
   @Column({ type: "text" }) name: string;
-  @Column({ name: "api_key_hash", type: "text" }) apiKeyHash: string;
   @Column({ name: "created_at", type: "timestamptz" }) createdAt: Date;
 }

@@ -1,6 +1,7 @@
 import { CountedCustomerDay } from "./counted-customer-day.entity.js";
 import { CountedPayment } from "./counted-payment.entity.js";
 import { Customer } from "./customer.entity.js";
+import { CustomerApiKey } from "./customer-api-key.entity.js";
 import { IdempotencyKey } from "./idempotency-key.entity.js";
 import { Order } from "./order.entity.js";
 import { OrderLine } from "./order-line.entity.js";
@@ -14,6 +15,7 @@ import { StockAdjustment } from "./stock-adjustment.entity.js";
 
 export const entities = [
   Customer,
+  CustomerApiKey,
   Product,
   StockAdjustment,
   Order,

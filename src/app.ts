@@ -3,6 +3,7 @@ import helmet from "helmet";
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import "./http/request-context.js";
+import { createKeyAuthenticator } from "./customers/authenticate.js";
 import { classifyError } from "./db/postgres-errors.js";
 import { onRetry } from "./db/with-retry.js";
 import { requireApiKey } from "./http/authenticate.js";
@@ -81,8 +82,10 @@ export function buildApp(deps: AppDeps): Express {
     webhookSecret: deps.webhookSecret,
     logger: deps.logger,
   });
-  app.use("/v1", requireApiKey(deps.ds, deps.adminApiKey), rateLimitPerCustomer(deps.ds, deps.rateLimitPerMinute));
-  app.use(customersRouter(run));
+  // Each app instance has its own key cache: it learns of revocations by expiry (src/customers/authenticate.ts).
+  const authenticate = createKeyAuthenticator(deps.ds, deps.adminApiKey, deps.logger);
+  app.use("/v1", requireApiKey(authenticate), rateLimitPerCustomer(deps.ds, deps.rateLimitPerMinute));
+  app.use(customersRouter(deps.ds, run));
   app.use(productsRouter(deps.ds, run));
   app.use(
     ordersRouter(deps.ds, run, {

@@ -1,6 +1,7 @@
 import { buildApp } from "./app.js";
 import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
+import { EmbeddedPostgresUnreachableError } from "./db/embedded-postgres.js";
 import { openDatabase } from "./db/open-database.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
@@ -64,6 +65,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`orderlock failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  // A misconfiguration we can name is one sentence; anything else keeps its stack for the bug report.
+  const told = err instanceof EmbeddedPostgresUnreachableError ? err.message : undefined;
+  process.stderr.write(`orderlock failed to start: ${told ?? (err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
   process.exit(1);
 });

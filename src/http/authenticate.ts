@@ -1,15 +1,14 @@
 import type { NextFunction, Request, Response } from "express";
-import type { DataSource } from "typeorm";
-import { authenticate } from "../customers/authenticate.js";
+import type { KeyAuthenticator } from "../customers/authenticate.js";
 import { UnauthorizedError } from "../errors.js";
 
 /** Requires `Authorization: Bearer <key>` and sets req.caller. */
-export function requireApiKey(ds: DataSource, adminApiKey: string) {
+export function requireApiKey(authenticate: KeyAuthenticator) {
   return async (req: Request, _res: Response, next: NextFunction): Promise<void> => {
     const header = req.get("Authorization") ?? "";
     const match = /^Bearer\s+(\S{1,512})\s*$/i.exec(header);
     if (!match) throw new UnauthorizedError();
-    const caller = await authenticate(ds, adminApiKey, match[1]);
+    const caller = await authenticate(match[1]);
     if (!caller) throw new UnauthorizedError("Unknown API key.");
     req.caller = caller;
     next();

@@ -44,6 +44,16 @@ export const ok = (body: unknown, version?: number): StoredResponse => ({
   headers: version !== undefined ? { ETag: `"${version}"` } : {},
 });
 
+export type CommandOptions = {
+  keyRequired: boolean;
+  /**
+   * Top-level response members that hold a secret shown once (`apiKey`, an
+   * endpoint's `secret`): sent in the first answer, stored as null, so a
+   * replay answers them null.
+   */
+  secretMembers?: readonly string[];
+};
+
 /**
  * Runs a mutating POST: validation has already happened in the route; this
  * applies the Idempotency-Key (required or optional), runs `work` in its
@@ -53,11 +63,11 @@ export function commandHandler(ds: DataSource, idempotencyTtlHours: number) {
   return async (
     req: Request,
     res: Response,
-    options: { keyRequired: boolean },
+    options: CommandOptions,
     work: (m: EntityManager) => Promise<StoredResponse>,
   ): Promise<void> => {
     const idempotency = idempotencyOf(req, options.keyRequired);
-    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work);
+    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work, options.secretMembers);
     sendStored(res, response, replayed);
   };
 }

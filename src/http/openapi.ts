@@ -1,7 +1,10 @@
 import { z } from "zod";
 import {
+  apiKeyListResponse,
+  apiKeyResponse,
   customerResponse,
   eventsPage,
+  issuedApiKeyResponse,
   orderResponse,
   pageOf,
   paymentResponse,
@@ -12,7 +15,7 @@ import {
   sandboxAccepted,
   webhookAck,
 } from "./response-schemas.js";
-import { createCustomerBody } from "./routes/customers.js";
+import { createCustomerBody, issueApiKeyBody } from "./routes/customers.js";
 import { listEventsQuery } from "./routes/events.js";
 import { cancelOrderBody, changeOrderBody, listOrdersQuery, placeOrderBody } from "./routes/orders.js";
 import { createPaymentBody } from "./routes/payments.js";
@@ -29,7 +32,7 @@ import { skuSchema, uuidSchema } from "./schemas.js";
  * and the fuzz test takes its routes and shapes from the document.
  */
 export type ApiOperation = {
-  method: "get" | "post" | "patch";
+  method: "get" | "post" | "patch" | "delete";
   /** Express form, e.g. /v1/orders/:id */
   path: string;
   summary: string;
@@ -56,6 +59,35 @@ export const apiOperations: ApiOperation[] = [
     idempotencyKey: "optional",
     success: { status: 201, description: "Created", schema: customerResponse },
     errors: [400, 401, 403, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/customers/:id/keys",
+    summary: "Issue another API key for a customer (at most 2 active)",
+    auth: "admin",
+    pathParams: id,
+    body: issueApiKeyBody,
+    idempotencyKey: "optional",
+    success: { status: 201, description: "Issued (the key is shown once)", schema: issuedApiKeyResponse },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/customers/:id/keys",
+    summary: "List a customer's API keys, active and revoked (never a secret)",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 200, description: "The keys, oldest first", schema: apiKeyListResponse },
+    errors: [401, 403, 404],
+  },
+  {
+    method: "delete",
+    path: "/v1/customers/:id/keys/:keyId",
+    summary: "Revoke an API key (every instance refuses it within 5 s)",
+    auth: "admin",
+    pathParams: { id: uuidSchema, keyId: uuidSchema },
+    success: { status: 200, description: "The revoked key", schema: apiKeyResponse },
+    errors: [401, 403, 404],
   },
   {
     method: "post",

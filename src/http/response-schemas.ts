@@ -29,6 +29,16 @@ export const customerResponse = z
   .object({ id: z.uuid(), name: z.string(), apiKey: z.string(), createdAt: timestamp })
   .meta({ id: "CustomerWithKey", description: "The API key is shown here once and never again." });
 
+export const issuedApiKeyResponse = z
+  .object({ id: z.uuid(), customerId: z.uuid(), apiKey: z.string(), createdAt: timestamp })
+  .meta({ id: "IssuedApiKey", description: "The API key is shown here once and never again (a replay answers it null)." });
+
+export const apiKeyResponse = z
+  .object({ id: z.uuid(), createdAt: timestamp, lastUsedAt: timestamp.nullable(), revokedAt: timestamp.nullable() })
+  .meta({ id: "ApiKey", description: "A customer's API key, without its secret. lastUsedAt is recorded at most once a minute." });
+
+export const apiKeyListResponse = z.object({ items: z.array(apiKeyResponse) });
+
 export const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), nextCursor: z.string().nullable() });
 
 export const webhookAck = z.object({ received: z.literal(true), outcome: z.enum(["processed", "duplicate", "ignored"]) });

@@ -11,6 +11,21 @@ export type IdempotencyContext = { scope: string; key: string; fingerprint: stri
 export type CommandOutcome = { response: StoredResponse; replayed: boolean };
 
 /**
+ * The stored copy of a response: every top-level body member named in
+ * `secretMembers` (an issued API key, an endpoint's signing secret) that is
+ * present is set to null. The caller gets the secret once, in the first
+ * answer; a replay has the same status and body with those members null, so
+ * no plaintext secret ever reaches the idempotency_keys table.
+ */
+function withoutSecrets(response: StoredResponse, secretMembers: readonly string[]): StoredResponse {
+  const body = response.body;
+  if (secretMembers.length === 0 || body === null || typeof body !== "object" || Array.isArray(body)) return response;
+  const redacted: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const member of secretMembers) if (Object.hasOwn(redacted, member)) redacted[member] = null;
+  return { ...response, body: redacted };
+}
+
+/**
  * Runs a mutating command in one transaction, honouring an Idempotency-Key
  * (Stripe's design, the IETF draft's status codes):
  *
@@ -23,6 +38,8 @@ export type CommandOutcome = { response: StoredResponse; replayed: boolean };
  *    COMMIT, in the same transaction as the effects.
  * 4. A 5xx or a crash commits nothing: neither effects nor key, so the key
  *    can be used again.
+ * 5. What is stored never holds a secret: the members the command declares
+ *    in `secretMembers` are stored as null (withoutSecrets).
  *
  * Without a key the work simply runs in its own transaction.
  */
@@ -31,6 +48,7 @@ export async function executeCommand(
   idempotency: IdempotencyContext | undefined,
   ttlHours: number,
   work: (m: EntityManager) => Promise<StoredResponse>,
+  secretMembers: readonly string[] = [],
 ): Promise<CommandOutcome> {
   if (!idempotency) return { response: await inTransaction(ds, work), replayed: false };
   const { scope, key, fingerprint } = idempotency;
@@ -57,7 +75,7 @@ export async function executeCommand(
       await sql(m, "ROLLBACK TO SAVEPOINT idempotent_work");
       response = problemAnswer(err);
     }
-    await insertKey(m, scope, key, fingerprint, response);
+    await insertKey(m, scope, key, fingerprint, withoutSecrets(response, secretMembers));
     crashPoint("command:before-commit", key);
     return { response, replayed: false };
   });

@@ -179,6 +179,7 @@ async function stateFingerprint(): Promise<string> {
            (SELECT count(*) || ':' || coalesce(sum(quantity), 0) FROM order_lines) AS lines,
            (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM payments) AS payments,
            (SELECT count(*) FROM customers) AS customers,
+           (SELECT count(*) || ':' || count(revoked_at) FROM customer_api_keys) AS api_keys,
            (SELECT count(*) FROM stock_adjustments) AS adjustments,
            (SELECT count(*) FROM payment_events) AS events,
            (SELECT count(*) FROM counted_payments) AS counted`);

@@ -30,10 +30,7 @@ const SKUS = 200;
 
 async function seed(ds: DataSource, n: number, tag: string): Promise<{ paymentId: string }[]> {
   const customers = Array.from({ length: 50 }, () => randomUUID());
-  await ds.query(
-    `INSERT INTO customers (id, name, api_key_hash) SELECT c, 'c', encode(sha256(c::text::bytea), 'hex') FROM unnest($1::uuid[]) c`,
-    [customers],
-  );
+  await ds.query(`INSERT INTO customers (id, name) SELECT c, 'c' FROM unnest($1::uuid[]) c`, [customers]);
   await ds.query(
     `INSERT INTO products (sku, name, price_cents, on_hand, reserved)
      SELECT $1 || '-' || i, 'p', 100, 1000000, 0 FROM generate_series(1, $2) i`,

@@ -144,8 +144,9 @@ describe("authentication", () => {
     expect(res.body.apiKey).toMatch(/^ol_cust_/);
     const list = await t.http().get("/v1/products").set("Authorization", `Bearer ${res.body.apiKey}`);
     expect(list.status).toBe(200);
-    const rows = await t.ds.query(`SELECT api_key_hash FROM customers WHERE id = $1`, [res.body.id]);
-    expect(rows[0].api_key_hash).not.toContain(res.body.apiKey);
+    const rows = await t.ds.query(`SELECT key_hash FROM customer_api_keys WHERE customer_id = $1`, [res.body.id]);
+    expect(rows).toHaveLength(1);
+    expect(rows[0].key_hash).not.toContain(res.body.apiKey);
     expect(JSON.stringify(rows)).not.toContain(res.body.apiKey);
   });
 
