@@ -10,6 +10,9 @@ const intFrom = (def: number, min: number, max: number) => z.coerce.number().int
 const envSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_DIRECT_URL: z.string().min(1).optional(),
+  DATABASE_REPLICA_URL: z.string().min(1).optional(),
+  REPLICA_MAX_LAG_SECONDS: z.coerce.number().min(0).max(86400).default(5),
   DATA_DIR: z.string().min(1).default("./.orderlock"),
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
   ADMIN_API_KEY: z.string().min(16).optional(),
@@ -34,6 +37,16 @@ const envSchema = z.object({
 export type Config = {
   port: number;
   databaseUrl: string | undefined;
+  /**
+   * Migrations and anything that needs a session (DATABASE_DIRECT_URL,
+   * default DATABASE_URL). When it differs from databaseUrl, databaseUrl is
+   * taken to be a transaction pooler (PgBouncer): the pool sends no startup
+   * parameters and relies on the role defaults set at migrate.
+   */
+  databaseDirectUrl: string | undefined;
+  /** A streaming replica for purchase-metrics reads (DATABASE_REPLICA_URL). */
+  replicaUrl: string | undefined;
+  replicaMaxLagSeconds: number;
   dataDir: string;
   embeddedPgPort: number;
   adminApiKey: string | undefined;
@@ -61,6 +74,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
+    replicaUrl: e.DATABASE_REPLICA_URL,
+    replicaMaxLagSeconds: e.REPLICA_MAX_LAG_SECONDS,
     dataDir: path.resolve(e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     adminApiKey: e.ADMIN_API_KEY,

@@ -4,6 +4,7 @@ import { createDataSource } from "../../ormconfig.js";
 import type { Config } from "../config.js";
 import { loadOrCreateLocalSecrets } from "../local-secrets.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "./embedded-postgres.js";
+import { applySessionDefaults } from "./session-defaults.js";
 
 export type OpenDatabase = {
   ds: DataSource;
@@ -51,13 +52,24 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 
   // A pooled connection the server dropped (restart, shutdown): the pool
   // discards it. Log what happened, not the whole client object.
-  const ds = createDataSource(url, config.db, (err) =>
+  // DATABASE_DIRECT_URL differing from DATABASE_URL: the latter is a
+  // transaction pooler; migrations and the session defaults go direct.
+  const directUrl = (config.databaseUrl ? config.databaseDirectUrl : undefined) ?? url;
+  const viaTransactionPooler = directUrl !== url;
+  const ds = createDataSource(url, { ...config.db, viaTransactionPooler }, (err) =>
     logger.warn({ code: (err as { code?: string }).code, message: err.message }, "database pool error"),
   );
   try {
-    await ds.initialize();
-    const applied = await ds.runMigrations({ transaction: "each" });
-    for (const m of applied) logger.info({ migration: m.name }, "migration applied");
+    const migrator = viaTransactionPooler ? createDataSource(directUrl, { ...config.db, poolSize: 1 }) : ds;
+    try {
+      await migrator.initialize();
+      const applied = await migrator.runMigrations({ transaction: "each" });
+      for (const m of applied) logger.info({ migration: m.name }, "migration applied");
+      await applySessionDefaults(migrator, config.db);
+    } finally {
+      if (migrator !== ds && migrator.isInitialized) await migrator.destroy();
+    }
+    if (!ds.isInitialized) await ds.initialize();
   } catch (err) {
     if (ds.isInitialized) await ds.destroy().catch(() => {});
     await embedded?.stop();
