@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import "./http/request-context.js";
 import { classifyError } from "./db/postgres-errors.js";
+import { primaryOnly, type ReadReplica } from "./db/read-replica.js";
 import { onRetry } from "./db/with-retry.js";
 import { requireApiKey } from "./http/authenticate.js";
 import { parseJsonBody } from "./http/body-parsing.js";
@@ -40,6 +41,8 @@ export type AppDeps = {
    * be known only after listen(). Unset: the sandbox cannot deliver.
    */
   selfBaseUrl?: () => string;
+  /** Where purchase-metrics reads go (DATABASE_REPLICA_URL while fresh); unset: the primary. */
+  readReplica?: ReadReplica;
 };
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
@@ -90,7 +93,7 @@ export function buildApp(deps: AppDeps): Express {
   );
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox }));
   app.use(sandboxRouter(run, sandbox));
-  app.use(purchaseMetricsRouter(deps.ds));
+  app.use(purchaseMetricsRouter(deps.ds, deps.readReplica ?? primaryOnly(deps.ds)));
 
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));

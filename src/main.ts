@@ -2,6 +2,7 @@ import { buildApp } from "./app.js";
 import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
+import { startReadReplica } from "./db/read-replica.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -15,6 +16,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
+  const readReplica = startReadReplica({
+    primary: db.ds,
+    url: config.replicaUrl,
+    maxLagSeconds: config.replicaMaxLagSeconds,
+    db: config.db,
+    logger,
+  });
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
     ds: db.ds,
@@ -27,6 +35,7 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    readReplica,
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
@@ -54,6 +63,7 @@ async function main(): Promise<void> {
     await Promise.race([closed, grace]);
     server.closeAllConnections();
     await jobs.stop();
+    await readReplica.close();
     await db.close();
     logger.info("stopped");
     process.exit(0);
