@@ -32,6 +32,7 @@ const envSchema = z.object({
   DB_LOCK_TIMEOUT_MS: intFrom(2000, 10, 600000),
   SWEEP_INTERVAL_MS: intFrom(1000, 50, 3600000),
   SHUTDOWN_GRACE_MS: intFrom(10000, 0, 600000),
+  SHUTDOWN_DRAIN_MS: intFrom(0, 0, 600000),
 });
 
 export type Config = {
@@ -60,6 +61,8 @@ export type Config = {
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   sweepIntervalMs: number;
   shutdownGraceMs: number;
+  /** After SIGTERM: out of rotation (/readyz 503) but still serving, before it stops accepting. */
+  shutdownDrainMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -95,5 +98,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
   };
 }

@@ -3,6 +3,7 @@ import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
 import { startReadReplica } from "./db/read-replica.js";
+import { startDraining } from "./http/draining.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -56,7 +57,13 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down: draining in-flight requests");
+    // Out of rotation first: /readyz answers 503 and keep-alive connections
+    // close after their next response, while requests still arriving are
+    // served for SHUTDOWN_DRAIN_MS (set it above the balancer's health-check
+    // interval × fall count); only then stop accepting.
+    startDraining();
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, "shutting down: out of rotation, draining");
+    if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
