@@ -22,7 +22,7 @@ const repoRoot = (() => {
   return dir;
 })();
 
-export function renderHaproxyConfig(bind: string, instancePorts: number[]): string {
+function renderHaproxyConfig(bind: string, instancePorts: number[]): string {
   const template = fs.readFileSync(path.join(repoRoot, "ops", "haproxy", "haproxy.cfg.template"), "utf8");
   const servers = instancePorts.map((port, i) => `    server instance${i + 1} 127.0.0.1:${port}`).join("\n");
   return template.replaceAll("{{BIND}}", bind).replaceAll("{{SERVERS}}", servers);

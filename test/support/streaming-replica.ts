@@ -14,7 +14,7 @@ import { unprivilegedIds } from "./system-binary.js";
  * root both run as the unprivileged `postgres` user, in directories it can
  * reach. Trust authentication, 127.0.0.1 only: a throwaway test cluster.
  */
-export type PgServer = { port: number; url(database: string): string; dataDir: string; stop(mode?: "fast" | "immediate"): Promise<void> };
+type PgServer = { port: number; url(database: string): string; dataDir: string; stop(mode?: "fast" | "immediate"): Promise<void> };
 export type StreamingPair = { primary: PgServer; standby: PgServer; remove(): Promise<void> };
 
 export async function startStreamingPair(binDir: string): Promise<StreamingPair> {
