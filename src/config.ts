@@ -12,7 +12,7 @@ const envSchema = z.object({
   DATABASE_URL: z.string().min(1).optional(),
   DATABASE_DIRECT_URL: z.string().min(1).optional(),
   DATABASE_REPLICA_URL: z.string().min(1).optional(),
-  REPLICA_MAX_LAG_SECONDS: z.coerce.number().min(0).max(86400).default(5),
+  REPLICA_MAX_LAG_SECONDS: z.coerce.number().positive().max(86400).default(5),
   DATA_DIR: z.string().min(1).default("./.orderlock"),
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
   ADMIN_API_KEY: z.string().min(16).optional(),

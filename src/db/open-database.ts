@@ -65,7 +65,8 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       await migrator.initialize();
       const applied = await migrator.runMigrations({ transaction: "each" });
       for (const m of applied) logger.info({ migration: m.name }, "migration applied");
-      await applySessionDefaults(migrator, config.db);
+      // Through a pooler the pool cannot send the timeouts: make them the role's defaults.
+      if (viaTransactionPooler) await applySessionDefaults(migrator, config.db);
     } finally {
       if (migrator !== ds && migrator.isInitialized) await migrator.destroy();
     }

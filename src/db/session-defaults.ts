@@ -17,8 +17,9 @@ export type Queryable = { query(text: string): Promise<unknown> };
  * whoever opens it, so PgBouncer's connections carry them too.
  *
  * What must stay true:
- * - Call it at migrate, over the direct connection (DATABASE_DIRECT_URL),
- *   before the pool connects through the pooler: a server connection takes
+ * - Call it at migrate when DATABASE_URL is a transaction pooler (open-database.ts
+ *   does), over the direct connection (DATABASE_DIRECT_URL), before the pool
+ *   connects through the pooler: a server connection takes
  *   role defaults when it is opened, and keeps them for its life (PgBouncer's
  *   server_lifetime, default 3600 s; `RECONNECT` in its console forces it).
  * - Only the current role, only this database: other roles (a DBA's psql, a

@@ -157,6 +157,16 @@ describe.skipIf(!available)("two instances behind HAProxy", () => {
       expect(stock.rows[0]).toEqual({ on_hand: 150, reserved: 150 });
       const orders = await db.query(`SELECT count(*)::int AS n FROM order_lines WHERE sku = $1`, [sku]);
       expect(orders.rows[0].n).toBe(150);
+      // The instances' migrate made the timeouts role defaults, since DATABASE_URL is a pooler.
+      const defaults = await db.query(
+        `SELECT s.setconfig FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase
+          WHERE d.datname = current_database() AND s.setrole = (SELECT oid FROM pg_roles WHERE rolname = current_user)`,
+      );
+      expect([...defaults.rows[0].setconfig].sort()).toEqual([
+        "idle_in_transaction_session_timeout=10000ms",
+        "lock_timeout=2000ms",
+        "statement_timeout=5000ms",
+      ]);
     } finally {
       await db.end();
     }
