@@ -15,6 +15,14 @@ export type DbSettings = {
   connectTimeoutMs: number;
   statementTimeoutMs: number;
   lockTimeoutMs: number;
+  /**
+   * DATABASE_URL is a transaction pooler (PgBouncer pool_mode=transaction):
+   * send no session settings as startup parameters (PgBouncer rejects them,
+   * and a server connection is shared anyway). The timeouts then come from
+   * the role defaults applySessionDefaults() sets at migrate
+   * (src/db/session-defaults.ts), which every new server connection picks up.
+   */
+  viaTransactionPooler?: boolean;
 };
 
 export const defaultDbSettings: DbSettings = {
@@ -47,17 +55,30 @@ export function dataSourceOptions(url: string, db: DbSettings = defaultDbSetting
     // unhandled: that would kill the process.
     poolErrorHandler: onPoolError ?? (() => {}),
     extra: {
-      // Bounded waits everywhere: no request hangs on a stuck lock or a lost server.
-      statement_timeout: db.statementTimeoutMs,
-      lock_timeout: db.lockTimeoutMs,
+      // Bounded waits everywhere: no request hangs on a stuck lock or a lost
+      // server. Direct connections also carry them as startup parameters, so
+      // each process's settings win over the role defaults.
+      ...(db.viaTransactionPooler ? {} : serverTimeouts(db)),
       // Client side: a call whose answer never comes (a connection dead
       // without a reset) fails after this, rather than hanging its request,
       // or a whole batch (src/db/batcher.ts), for the keep-alive's hours.
       query_timeout: db.statementTimeoutMs + 5000,
-      idle_in_transaction_session_timeout: Math.max(db.statementTimeoutMs * 2, 10000),
       idleTimeoutMillis: 30000,
       keepAlive: true,
     },
+  };
+}
+
+/** The server-side timeouts of these settings, by their PostgreSQL names. */
+export function serverTimeouts(db: DbSettings): {
+  statement_timeout: number;
+  lock_timeout: number;
+  idle_in_transaction_session_timeout: number;
+} {
+  return {
+    statement_timeout: db.statementTimeoutMs,
+    lock_timeout: db.lockTimeoutMs,
+    idle_in_transaction_session_timeout: Math.max(db.statementTimeoutMs * 2, 10000),
   };
 }
 

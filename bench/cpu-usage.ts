@@ -12,8 +12,10 @@ import path from "node:path";
  * Linux only; elsewhere every figure is undefined.
  */
 export type CpuPerRequest = {
-  /** The service process, ms per request (undefined for raw-SQL cells). */
+  /** The service processes (all instances), ms per request (undefined for raw-SQL cells). */
   serviceMs?: number;
+  /** HAProxy in front of the instances (--instances=N), ms per request. */
+  proxyMs?: number;
   /** All PostgreSQL processes, ms per request or transaction. */
   postgresMs: number;
   /** Everything else the machine ran (load generator, pgbench, the bench itself). */
@@ -66,7 +68,11 @@ function postmasterPid(pgDataDir: string): number | undefined {
  * inside the window is counted through its parent's reaped-children times
  * (a backend under the postmaster; pgbench under the bench).
  */
-export function measureCpu(opts: { servicePid?: number; pgDataDir: string }): (requests: number) => CpuPerRequest | undefined {
+export function measureCpu(opts: {
+  servicePids?: (number | undefined)[];
+  proxyPid?: number;
+  pgDataDir: string;
+}): (requests: number) => CpuPerRequest | undefined {
   const before = readSnapshot();
   return (requests) => {
     const after = readSnapshot();
@@ -74,22 +80,25 @@ export function measureCpu(opts: { servicePid?: number; pgDataDir: string }): (r
     if (!before || !after || requests <= 0) return undefined;
     const used = (pid: number) => (after.ticks.get(pid) ?? 0) - (before.ticks.get(pid) ?? 0);
     let service = 0;
+    let proxy = 0;
     let postgres = 0;
     let all = 0;
     for (const pid of after.ticks.keys()) {
       const d = used(pid);
       if (d <= 0) continue;
       all += d;
-      if (pid === opts.servicePid) service += d;
+      if (opts.servicePids?.includes(pid)) service += d;
+      else if (pid === opts.proxyPid) proxy += d;
       else if (pid === pm || (pm !== undefined && after.parent.get(pid) === pm)) postgres += d;
     }
     // Kernel work outside any process (softirq of loopback traffic, mostly) is
     // in the machine's busy time but in no process: count it under "other".
     const machineBusy = after.machineBusy - before.machineBusy;
-    const other = Math.max(all - service - postgres, machineBusy - service - postgres);
+    const other = Math.max(all - service - proxy - postgres, machineBusy - service - proxy - postgres);
     const ms = (t: number) => Math.round(((t / TICKS_PER_SECOND) * 1000 * 1000) / requests) / 1000;
     return {
-      ...(opts.servicePid !== undefined ? { serviceMs: ms(service) } : {}),
+      ...(opts.servicePids !== undefined ? { serviceMs: ms(service) } : {}),
+      ...(opts.proxyPid !== undefined ? { proxyMs: ms(proxy) } : {}),
       postgresMs: ms(postgres),
       otherMs: ms(other),
       busy: Math.round((machineBusy / Math.max(1, after.machineTotal - before.machineTotal)) * 100) / 100,
@@ -101,6 +110,7 @@ export function describeCpu(c: CpuPerRequest | undefined): string {
   if (!c) return "n/a";
   const parts = [
     ...(c.serviceMs !== undefined ? [`node ${c.serviceMs.toFixed(2)}`] : []),
+    ...(c.proxyMs !== undefined ? [`haproxy ${c.proxyMs.toFixed(2)}`] : []),
     `postgres ${c.postgresMs.toFixed(2)}`,
     `other ${c.otherMs.toFixed(2)}`,
   ];

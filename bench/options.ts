@@ -24,6 +24,8 @@ export type BenchOptions = {
   soakSeconds: number;
   /** Keep the run's data directory (database, logs, scripts) after a successful run. */
   keepData: boolean;
+  /** Service instances; above 1 they share the first one's database behind HAProxy (ops/haproxy). */
+  instances: number;
 };
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -34,7 +36,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
   --load=<auto|wrk|autocannon>  HTTP load generator (auto: wrk when on PATH, else autocannon)
   --soak=<s>              after the cells, <s> seconds of orders checking the service's memory stays flat (default 0: none)
-  --keep-data             keep .bench-pg/<run>/ after a successful run`;
+  --keep-data             keep .bench-pg/<run>/ after a successful run
+  --instances=<n>         n service instances on one PostgreSQL behind HAProxy (default 1: no proxy)`;
 
 export function onPath(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
@@ -69,7 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     flags.set(match[1], match[2] ?? true);
   }
-  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "soak", "keep-data"]);
+  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "soak", "keep-data", "instances"]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   const value = (name: string): string | undefined => {
     const v = flags.get(name);
@@ -84,6 +87,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const raw = value("raw") ?? "auto";
   const load = value("load") ?? "auto";
   const soak = value("soak");
+  const instances = value("instances");
 
   const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
   for (const w of selected) {
@@ -108,5 +112,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     loadDriver,
     soakSeconds: soak === undefined ? 0 : positiveInts(soak, "--soak")[0],
     keepData: flags.has("keep-data"),
+    instances: instances === undefined ? 1 : positiveInts(instances, "--instances")[0],
   };
 }

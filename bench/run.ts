@@ -5,6 +5,7 @@ import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
+import { type Haproxy, startHaproxy } from "./haproxy.js";
 import { checkInvariants, InvariantViolation } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
@@ -12,7 +13,7 @@ import { type BenchOptions, parseOptions } from "./options.js";
 import { runRawSql } from "./raw-sql.js";
 import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
-import { BENCH_SERVICE_ENV, mkdirReachable, type RunningService, startService, tail } from "./service.js";
+import { BENCH_SERVICE_ENV, freePort, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { GROWTH_ALLOWED, runSoak, type SoakResult } from "./soak.js";
 import { type BenchContext, WORKLOADS } from "./workloads.js";
 
@@ -30,6 +31,48 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const fmt = (n: number) => n.toLocaleString("en-US", { maximumFractionDigits: 0 });
 
 let service: RunningService | undefined;
+let proxy: Haproxy | undefined;
+
+/**
+ * --instances=N (N > 1): N-1 more instances on the first one's database and
+ * HAProxy in front (ops/haproxy); the returned service is the whole fleet:
+ * its baseUrl is the proxy's, its pids every instance's, stop() stops the
+ * proxy, then the extra instances, then the first (which owns the database).
+ */
+async function startFleet(options: BenchOptions, first: RunningService, runDir: string): Promise<RunningService> {
+  const shared = { databaseUrl: first.databaseUrl(), adminKey: first.adminKey, webhookSecret: first.webhookSecret };
+  const others: RunningService[] = [];
+  const stopAll = async () => {
+    await proxy?.stop();
+    const codes = [];
+    for (const s of others) codes.push(await s.stop());
+    codes.push(await first.stop());
+    return codes.find((c) => c !== 0) ?? 0;
+  };
+  try {
+    for (let i = 2; i <= options.instances; i++) {
+      const dir = path.join(runDir, `instance-${i}`);
+      mkdirReachable(dir);
+      log(`starting instance ${i} of ${options.instances} on the same database`);
+      others.push(await startService({ repoRoot, runDir: dir, shared }));
+    }
+    proxy = await startHaproxy({
+      port: await freePort(),
+      instancePorts: [first, ...others].map((s) => Number(new URL(s.baseUrl).port)),
+      dir: path.join(runDir, "haproxy"),
+    });
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  log(`HAProxy on ${proxy.baseUrl} in front of ${options.instances} instances`);
+  return {
+    ...first,
+    baseUrl: proxy.baseUrl,
+    pids: [first, ...others].map((s) => s.pid),
+    stop: stopAll,
+  };
+}
 
 /** Seeds the run's customers and products; the context every workload prepares from. */
 async function seed(options: BenchOptions, svc: RunningService, db: pg.Client): Promise<BenchContext> {
@@ -87,7 +130,7 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
       if (!skipped) {
         const target = await workload.prepareService(ctx, connections);
         log(`${cell}: service (${options.loadDriver}), ${options.durationSeconds} s`);
-        const cpuDone = measureCpu({ servicePid: svc.pid, pgDataDir });
+        const cpuDone = measureCpu({ servicePids: svc.pids, proxyPid: proxy?.pid, pgDataDir });
         const result = await runLoad(
           { url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target },
           options.loadDriver,
@@ -165,6 +208,7 @@ async function main(): Promise<number> {
   try {
     log(`starting the service (dist/src/main.js) in ${path.relative(repoRoot, runDir)}`);
     service = await startService({ repoRoot, runDir });
+    if (options.instances > 1) service = await startFleet(options, service, runDir);
     const db = new pg.Client({ connectionString: service.databaseUrl(), application_name: "orderlock-bench" });
     db.on("error", () => {});
     await db.connect();

@@ -24,6 +24,8 @@ export type RunningService = {
   baseUrl: string;
   /** The service's process id (for CPU accounting). */
   pid: number | undefined;
+  /** Every service process behind baseUrl (one, or each instance behind HAProxy with --instances). */
+  pids: (number | undefined)[];
   adminKey: string;
   webhookSecret: string;
   dataDir: string;
@@ -89,15 +91,24 @@ export function tail(file: string, lines = 20): string {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function startService(options: { repoRoot: string; runDir: string }): Promise<RunningService> {
+/**
+ * `shared`: a further instance on the first one's database (bench
+ * --instances=N): DATABASE_URL is that database, keys are the first's, and
+ * no embedded PostgreSQL is started.
+ */
+export async function startService(options: {
+  repoRoot: string;
+  runDir: string;
+  shared?: { databaseUrl: string; adminKey: string; webhookSecret: string };
+}): Promise<RunningService> {
   const dataDir = path.join(options.runDir, "data");
   mkdirReachable(dataDir);
   const logFile = path.join(options.runDir, "service.log");
   const port = await freePort();
   let pgPort = await freePort();
   while (pgPort === port) pgPort = await freePort();
-  const adminKey = `ol_admin_bench_${randomBytes(16).toString("hex")}`;
-  const webhookSecret = `whsec_bench_${randomBytes(16).toString("hex")}`;
+  const adminKey = options.shared?.adminKey ?? `ol_admin_bench_${randomBytes(16).toString("hex")}`;
+  const webhookSecret = options.shared?.webhookSecret ?? `whsec_bench_${randomBytes(16).toString("hex")}`;
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -109,6 +120,9 @@ export async function startService(options: { repoRoot: string; runDir: string }
     WEBHOOK_SECRET: webhookSecret,
   };
   delete env.DATABASE_URL;
+  delete env.DATABASE_DIRECT_URL;
+  delete env.DATABASE_REPLICA_URL;
+  if (options.shared) env.DATABASE_URL = options.shared.databaseUrl;
 
   const logFd = fs.openSync(logFile, "a", 0o644);
   // BENCH_SERVICE_NODE_ARGS: extra node flags for the service, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
@@ -123,7 +137,7 @@ export async function startService(options: { repoRoot: string; runDir: string }
   const hasExited = () => child.exitCode !== null || child.signalCode !== null;
 
   const baseUrl = `http://127.0.0.1:${port}`;
-  let databaseUrl: string | undefined;
+  let databaseUrl: string | undefined = options.shared?.databaseUrl;
 
   let stopping: Promise<number | null> | undefined;
   const stop = () =>
@@ -142,6 +156,7 @@ export async function startService(options: { repoRoot: string; runDir: string }
   const service: RunningService = {
     baseUrl,
     pid: child.pid,
+    pids: [child.pid],
     adminKey,
     webhookSecret,
     dataDir,

@@ -5,6 +5,7 @@ import type { DataSource } from "typeorm";
 import "./http/request-context.js";
 import { createKeyAuthenticator } from "./customers/authenticate.js";
 import { classifyError } from "./db/postgres-errors.js";
+import { primaryOnly, type ReadReplica } from "./db/read-replica.js";
 import { onRetry } from "./db/with-retry.js";
 import { requireApiKey } from "./http/authenticate.js";
 import { parseJsonBody } from "./http/body-parsing.js";
@@ -44,6 +45,8 @@ export type AppDeps = {
    * be known only after listen(). Unset: the sandbox cannot deliver.
    */
   selfBaseUrl?: () => string;
+  /** Where purchase-metrics reads go (DATABASE_REPLICA_URL while fresh); unset: the primary. */
+  readReplica?: ReadReplica;
 };
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
@@ -96,7 +99,7 @@ export function buildApp(deps: AppDeps): Express {
   );
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox, paymentTtlSeconds: deps.paymentTtlSeconds }));
   app.use(sandboxRouter(run, sandbox));
-  app.use(purchaseMetricsRouter(deps.ds));
+  app.use(purchaseMetricsRouter(deps.ds, deps.readReplica ?? primaryOnly(deps.ds)));
   app.use(eventsRouter(deps.ds));
 
   app.use(notFoundHandler);

@@ -10,6 +10,9 @@ const intFrom = (def: number, min: number, max: number) => z.coerce.number().int
 const envSchema = z.object({
   PORT: intFrom(3000, 0, 65535),
   DATABASE_URL: z.string().min(1).optional(),
+  DATABASE_DIRECT_URL: z.string().min(1).optional(),
+  DATABASE_REPLICA_URL: z.string().min(1).optional(),
+  REPLICA_MAX_LAG_SECONDS: z.coerce.number().positive().max(86400).default(5),
   DATA_DIR: z.string().min(1).default("./.orderlock"),
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
   ADMIN_API_KEY: z.string().min(16).optional(),
@@ -30,11 +33,22 @@ const envSchema = z.object({
   DB_LOCK_TIMEOUT_MS: intFrom(2000, 10, 600000),
   SWEEP_INTERVAL_MS: intFrom(1000, 50, 3600000),
   SHUTDOWN_GRACE_MS: intFrom(10000, 0, 600000),
+  SHUTDOWN_DRAIN_MS: intFrom(0, 0, 600000),
 });
 
 export type Config = {
   port: number;
   databaseUrl: string | undefined;
+  /**
+   * Migrations and anything that needs a session (DATABASE_DIRECT_URL,
+   * default DATABASE_URL). When it differs from databaseUrl, databaseUrl is
+   * taken to be a transaction pooler (PgBouncer): the pool sends no startup
+   * parameters and relies on the role defaults set at migrate.
+   */
+  databaseDirectUrl: string | undefined;
+  /** A streaming replica for purchase-metrics reads (DATABASE_REPLICA_URL). */
+  replicaUrl: string | undefined;
+  replicaMaxLagSeconds: number;
   dataDir: string;
   embeddedPgPort: number;
   adminApiKey: string | undefined;
@@ -49,6 +63,8 @@ export type Config = {
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   sweepIntervalMs: number;
   shutdownGraceMs: number;
+  /** After SIGTERM: out of rotation (/readyz 503) but still serving, before it stops accepting. */
+  shutdownDrainMs: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -63,6 +79,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databaseDirectUrl: e.DATABASE_DIRECT_URL ?? e.DATABASE_URL,
+    replicaUrl: e.DATABASE_REPLICA_URL,
+    replicaMaxLagSeconds: e.REPLICA_MAX_LAG_SECONDS,
     dataDir: path.resolve(e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     adminApiKey: e.ADMIN_API_KEY,
@@ -82,5 +101,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
   };
 }

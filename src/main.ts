@@ -3,6 +3,8 @@ import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { EmbeddedPostgresUnreachableError } from "./db/embedded-postgres.js";
 import { openDatabase } from "./db/open-database.js";
+import { startReadReplica } from "./db/read-replica.js";
+import { startDraining } from "./http/draining.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -16,6 +18,13 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
+  const readReplica = startReadReplica({
+    primary: db.ds,
+    url: config.replicaUrl,
+    maxLagSeconds: config.replicaMaxLagSeconds,
+    db: config.db,
+    logger,
+  });
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
     ds: db.ds,
@@ -29,6 +38,7 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    readReplica,
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
@@ -49,13 +59,20 @@ async function main(): Promise<void> {
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, "shutting down: draining in-flight requests");
+    // Out of rotation first: /readyz answers 503 and keep-alive connections
+    // close after their next response, while requests still arriving are
+    // served for SHUTDOWN_DRAIN_MS (set it above the balancer's health-check
+    // interval × fall count); only then stop accepting.
+    startDraining();
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, "shutting down: out of rotation, draining");
+    if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);
     server.closeAllConnections();
     await jobs.stop();
+    await readReplica.close();
     await db.close();
     logger.info("stopped");
     process.exit(0);

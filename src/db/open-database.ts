@@ -53,14 +53,25 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
 
   // A pooled connection the server dropped (restart, shutdown): the pool
   // discards it. Log what happened, not the whole client object.
-  const ds = createDataSource(url, config.db, (err) =>
+  // DATABASE_DIRECT_URL differing from DATABASE_URL: the latter is a
+  // transaction pooler; migrations and the session defaults go direct.
+  const directUrl = (config.databaseUrl ? config.databaseDirectUrl : undefined) ?? url;
+  const viaTransactionPooler = directUrl !== url;
+  const ds = createDataSource(url, { ...config.db, viaTransactionPooler }, (err) =>
     logger.warn({ code: (err as { code?: string }).code, message: err.message }, "database pool error"),
   );
   try {
-    await ds.initialize();
-    const applied = await migrate(ds);
-    for (const m of applied.migrations) logger.info({ migration: m }, "migration applied");
-    if (applied.functions.length > 0) logger.info({ functions: applied.functions }, "SQL functions applied");
+    const migrator = viaTransactionPooler ? createDataSource(directUrl, { ...config.db, poolSize: 1 }) : ds;
+    try {
+      await migrator.initialize();
+      // Through a pooler the pool cannot send the timeouts: migrate makes them the role's defaults.
+      const applied = await migrate(migrator, { sessionDefaults: viaTransactionPooler ? config.db : undefined });
+      for (const m of applied.migrations) logger.info({ migration: m }, "migration applied");
+      if (applied.functions.length > 0) logger.info({ functions: applied.functions }, "SQL functions applied");
+    } finally {
+      if (migrator !== ds && migrator.isInitialized) await migrator.destroy();
+    }
+    if (!ds.isInitialized) await ds.initialize();
   } catch (err) {
     if (ds.isInitialized) await ds.destroy().catch(() => {});
     await embedded?.stop();

@@ -74,3 +74,23 @@ export const paymentMetrics = {
 
 // Every outcome is exported from the start (as 0), so rates and alerts work before the first event.
 for (const outcome of ["processed", "duplicate", "ignored", "invalid_signature"]) paymentMetrics.webhookEvents.labels({ outcome }).inc(0);
+
+export const replicaMetrics = {
+  lagSeconds: new Gauge({
+    name: "orderlock_replica_lag_seconds",
+    help: "Replication lag of DATABASE_REPLICA_URL as of the last probe (0 when caught up; NaN when it did not answer)",
+    registers: [registry],
+  }),
+  up: new Gauge({
+    name: "orderlock_replica_up",
+    help: "1 while the replica answers its probe and is under REPLICA_MAX_LAG_SECONDS (its reads go there), else 0",
+    registers: [registry],
+  }),
+  reads: new Counter({
+    name: "orderlock_replica_eligible_reads_total",
+    help: "Reads that may be served by the replica (purchase metrics), by the server that served them: replica or primary",
+    labelNames: ["source"] as const,
+    registers: [registry],
+  }),
+};
+for (const source of ["replica", "primary"]) replicaMetrics.reads.labels({ source }).inc(0);

@@ -1,10 +1,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import pg from "pg";
 import { pino } from "pino";
 import request from "supertest";
 import type { DataSource } from "typeorm";
 import { createDataSource, type DbSettings } from "../../ormconfig.js";
 import { type AppDeps, buildApp } from "../../src/app.js";
+import { applySessionDefaults } from "../../src/db/session-defaults.js";
 import { createTestDatabase } from "./test-database.js";
 
 export const ADMIN_KEY = "ol_admin_test_key_0123456789abcdef";
@@ -12,7 +14,7 @@ export const WEBHOOK_SECRET = "whsec_test_secret_0123456789abcdef";
 
 export type TestApp = {
   ds: DataSource;
-  /** The test database, for a second instance of the app on the same data. */
+  /** The test database (direct, never through a pooler), for a second instance of the app on the same data. */
   databaseUrl: string;
   url: string;
   server: http.Server;
@@ -44,16 +46,35 @@ export function testAppDeps(ds: DataSource, overrides: Partial<Omit<AppDeps, "ds
  * port. One per test file (beforeAll); tests create their own data in it.
  */
 export async function startTestApp(
-  overrides: Partial<Omit<AppDeps, "ds" | "logger">> & { db?: Partial<DbSettings> } = {},
+  overrides: Partial<Omit<AppDeps, "ds" | "logger">> & {
+    db?: Partial<DbSettings>;
+    /**
+     * The app's pool goes through a transaction pooler at the URL this
+     * returns for the test database's direct URL; the timeouts are then set
+     * as role defaults over the direct URL first, as at migrate.
+     */
+    throughPooler?: (directUrl: string) => string;
+  } = {},
 ): Promise<TestApp> {
   const database = await createTestDatabase();
-  const ds = createDataSource(database.url, {
+  const settings: DbSettings = {
     poolSize: 20,
     connectTimeoutMs: 5000,
     statementTimeoutMs: 15000,
     lockTimeoutMs: 10000,
     ...overrides.db,
-  });
+    viaTransactionPooler: Boolean(overrides.throughPooler),
+  };
+  if (overrides.throughPooler) {
+    const direct = new pg.Client({ connectionString: database.url });
+    await direct.connect();
+    try {
+      await applySessionDefaults(direct, settings);
+    } finally {
+      await direct.end();
+    }
+  }
+  const ds = createDataSource(overrides.throughPooler ? overrides.throughPooler(database.url) : database.url, settings);
   await ds.initialize();
   let url = "";
   const app = buildApp(

@@ -1,11 +1,16 @@
 import { Router } from "express";
 import type { DataSource } from "typeorm";
 import { registry } from "../../metrics/registry.js";
+import { isDraining } from "../draining.js";
 import { buildOpenApiDocument } from "../openapi.js";
 
-/** Liveness, readiness and Prometheus metrics; no API key needed. */
+/** Liveness, readiness (503 while draining) and Prometheus metrics; no API key needed. */
 export function opsRouter(ds: DataSource): Router {
   const r = Router();
+  r.use((_req, res, next) => {
+    if (isDraining()) res.setHeader("Connection", "close");
+    next();
+  });
   const openApi = JSON.stringify(buildOpenApiDocument());
   r.get("/openapi.json", (_req, res) => {
     res.type("application/json").send(openApi);
@@ -14,6 +19,11 @@ export function opsRouter(ds: DataSource): Router {
     res.json({ status: "ok" });
   });
   r.get("/readyz", async (_req, res) => {
+    if (isDraining()) {
+      res.setHeader("Retry-After", "1");
+      res.status(503).json({ status: "unavailable", reason: "draining" });
+      return;
+    }
     try {
       if (!ds.isInitialized) throw new Error("not initialised");
       const pending = await ds.showMigrations();

@@ -1,6 +1,7 @@
 import { Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
+import type { ReadReplica } from "../../db/read-replica.js";
 import { readPurchases } from "../../metrics/read-purchases.js";
 import { reconcilePurchases } from "../../metrics/reconcile-purchases.js";
 import { query, requireAdmin } from "../validate.js";
@@ -25,13 +26,17 @@ export const purchasesQuery = z.strictObject({ from: calendarDay, to: calendarDa
   }
 });
 
-/** Purchase counters and their reconciliation (admin). UTC days throughout. */
-export function purchaseMetricsRouter(ds: DataSource): Router {
+/**
+ * Purchase counters and their reconciliation (admin). UTC days throughout.
+ * The counters are read from the replica while it is fresh (src/db/read-replica.ts);
+ * reconciliation always reads the primary.
+ */
+export function purchaseMetricsRouter(ds: DataSource, reads: ReadReplica): Router {
   const r = Router();
   r.get("/v1/metrics/purchases", async (req, res) => {
     requireAdmin(req);
     const { from, to } = query(req, purchasesQuery);
-    res.json(await readPurchases(ds, from, to));
+    res.json(await reads.read((db) => readPurchases(db, from, to)));
   });
   r.get("/v1/metrics/purchases/reconciliation", async (req, res) => {
     requireAdmin(req);
