@@ -3,7 +3,7 @@ import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
 import { createHttpServer } from "./http/server.js";
-import { createLogger } from "./logger.js";
+import { chooseLogFormat, createLogger } from "./logger.js";
 
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →
@@ -13,7 +13,7 @@ import { createLogger } from "./logger.js";
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = await createLogger(config.logLevel, chooseLogFormat(config.logFormat, Boolean(process.stdout.isTTY)));
   const db = await openDatabase(config, logger);
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
