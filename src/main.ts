@@ -1,19 +1,29 @@
-import { buildApp } from "./app.js";
-import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
-import { openDatabase } from "./db/open-database.js";
-import { createHttpServer } from "./http/server.js";
 import { chooseLogFormat, createLogger } from "./logger.js";
+import { startTracingIfRequested } from "./tracing.js";
 
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →
  * listen → graceful stop. SIGTERM/SIGINT: stop accepting, let in-flight
  * requests finish (bounded by SHUTDOWN_GRACE_MS), stop background jobs, close
  * the pool, stop the embedded database last, exit 0.
+ *
+ * Tracing (off unless OTEL_TRACES_EXPORTER is set) must instrument http,
+ * express and pg before they are first imported: hence the static imports
+ * above are only config, logger and the tracing switch, and the rest of the
+ * service is imported after it.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = await createLogger(config.logLevel, chooseLogFormat(config.logFormat, Boolean(process.stdout.isTTY)));
+  const stopTracing = await startTracingIfRequested();
+  if (stopTracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER }, "OpenTelemetry tracing on");
+  const [{ buildApp }, { startBackgroundJobs }, { openDatabase }, { createHttpServer }] = await Promise.all([
+    import("./app.js"),
+    import("./background-jobs.js"),
+    import("./db/open-database.js"),
+    import("./http/server.js"),
+  ]);
   const db = await openDatabase(config, logger);
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
@@ -55,6 +65,7 @@ async function main(): Promise<void> {
     server.closeAllConnections();
     await jobs.stop();
     await db.close();
+    await stopTracing?.().catch((err: unknown) => logger.warn({ err }, "flushing traces failed"));
     logger.info("stopped");
     process.exit(0);
   };
