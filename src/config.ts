@@ -27,6 +27,7 @@ const envSchema = z.object({
   RATE_LIMIT_PER_MINUTE: intFrom(1200, 1, 100_000_000),
   MAX_UNITS_PER_CUSTOMER_SKU: intFrom(0, 0, 1_000_000_000),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
   DB_POOL_SIZE: intFrom(10, 1, 200),
   DB_CONNECT_TIMEOUT_MS: intFrom(2000, 100, 60000),
   DB_STATEMENT_TIMEOUT_MS: intFrom(5000, 100, 600000),
@@ -60,6 +61,8 @@ export type Config = {
   rateLimitPerMinute: number;
   maxUnitsPerCustomerSku: number;
   logLevel: string;
+  /** Unset: pretty on a terminal, JSON otherwise (see chooseLogFormat). */
+  logFormat: "json" | "pretty" | undefined;
   db: { poolSize: number; connectTimeoutMs: number; statementTimeoutMs: number; lockTimeoutMs: number };
   sweepIntervalMs: number;
   shutdownGraceMs: number;
@@ -93,6 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
     maxUnitsPerCustomerSku: e.MAX_UNITS_PER_CUSTOMER_SKU,
     logLevel: e.LOG_LEVEL,
+    logFormat: e.LOG_FORMAT,
     db: {
       poolSize: e.DB_POOL_SIZE,
       connectTimeoutMs: e.DB_CONNECT_TIMEOUT_MS,

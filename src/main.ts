@@ -1,22 +1,33 @@
-import { buildApp } from "./app.js";
-import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
-import { EmbeddedPostgresUnreachableError } from "./db/embedded-postgres.js";
-import { openDatabase } from "./db/open-database.js";
-import { startReadReplica } from "./db/read-replica.js";
-import { startDraining } from "./http/draining.js";
-import { createHttpServer } from "./http/server.js";
-import { createLogger } from "./logger.js";
+import { chooseLogFormat, createLogger } from "./logger.js";
+import { startTracingIfRequested } from "./tracing.js";
 
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →
  * listen → graceful stop. SIGTERM/SIGINT: stop accepting, let in-flight
  * requests finish (bounded by SHUTDOWN_GRACE_MS), stop background jobs, close
  * the pool, stop the embedded database last, exit 0.
+ *
+ * Tracing (off unless OTEL_TRACES_EXPORTER is set) must instrument http,
+ * express and pg before they are first imported: hence the static imports
+ * above are only config, logger and the tracing switch, and the rest of the
+ * service is imported after it.
  */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger(config.logLevel);
+  const logger = await createLogger(config.logLevel, chooseLogFormat(config.logFormat, Boolean(process.stdout.isTTY)));
+  const stopTracing = await startTracingIfRequested();
+  if (stopTracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER }, "OpenTelemetry tracing on");
+  // Everything that loads express or pg comes after tracing has started (its hooks patch them on load).
+  const [{ buildApp }, { startBackgroundJobs }, { openDatabase }, { createHttpServer }, { startReadReplica }, { startDraining }] =
+    await Promise.all([
+      import("./app.js"),
+      import("./background-jobs.js"),
+      import("./db/open-database.js"),
+      import("./http/server.js"),
+      import("./db/read-replica.js"),
+      import("./http/draining.js"),
+    ]);
   const db = await openDatabase(config, logger);
   const readReplica = startReadReplica({
     primary: db.ds,
@@ -74,6 +85,7 @@ async function main(): Promise<void> {
     await jobs.stop();
     await readReplica.close();
     await db.close();
+    await stopTracing?.().catch((err: unknown) => logger.warn({ err }, "flushing traces failed"));
     logger.info("stopped");
     process.exit(0);
   };
@@ -83,7 +95,8 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   // A misconfiguration we can name is one sentence; anything else keeps its stack for the bug report.
-  const told = err instanceof EmbeddedPostgresUnreachableError ? err.message : undefined;
+  // (Compared by name: the class lives in a module loaded after tracing, see above.)
+  const told = err instanceof Error && err.name === "EmbeddedPostgresUnreachableError" ? err.message : undefined;
   process.stderr.write(`orderlock failed to start: ${told ?? (err instanceof Error ? (err.stack ?? err.message) : String(err))}\n`);
   process.exit(1);
 });

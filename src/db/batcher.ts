@@ -1,5 +1,6 @@
 import type { DataSource } from "typeorm";
 import { ServiceUnavailableError } from "../errors.js";
+import { callerTraceContext, inBatchSpan, type TraceContext } from "../tracing/batch-span.js";
 import { isDataError } from "./postgres-errors.js";
 import { withRetry } from "./with-retry.js";
 
@@ -42,7 +43,7 @@ export const SHED_LOAD = {
   overflow: () => new ServiceUnavailableError("The service is overloaded; retry shortly."),
 } as const;
 
-type Waiting<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void };
+type Waiting<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void; traceContext: TraceContext };
 
 export class Batcher<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
@@ -58,7 +59,7 @@ export class Batcher<I, O> {
   submit(item: I): Promise<O> {
     if (this.queue.length >= this.options.maxWaiting) return Promise.reject(this.options.overflow());
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject });
+      this.queue.push({ item, resolve, reject, traceContext: callerTraceContext() });
       this.dispatch();
     });
   }
@@ -69,7 +70,7 @@ export class Batcher<I, O> {
       this.inFlight += 1;
       // (An exception thrown by run itself, not only a rejection, must reach every item.)
       Promise.resolve()
-        .then(() => this.run(batch.map((w) => w.item)))
+        .then(() => inBatchSpan(batch, () => this.run(batch.map((w) => w.item))))
         .then(
           (results) => {
             batch.forEach((w, i) => {
