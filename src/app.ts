@@ -13,6 +13,7 @@ import { notFoundHandler, problemHandler } from "./http/problem.js";
 import { rateLimitPerCustomer } from "./http/rate-limit.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { dashboardRouter } from "./http/routes/dashboard.js";
+import { docsRouter } from "./http/routes/docs.js";
 import { opsRouter } from "./http/routes/ops.js";
 import { ordersRouter } from "./http/routes/orders.js";
 import { paymentsRouter } from "./http/routes/payments.js";
@@ -64,6 +65,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(observeRequests(app, deps.logger));
   app.use(opsRouter(deps.ds));
   app.use(dashboardRouter(deps.currency));
+  app.use(docsRouter());
   app.use(parseJsonBody);
   // Authenticated by the provider's signature, not a Bearer key: mounted before the key check.
   app.use(webhooksRouter(deps.ds, deps));
