@@ -352,7 +352,7 @@ function problemResponses(codes: ProblemCode[]): Record<string, unknown> {
 const AUTH_TEXT: Record<ApiOperation["auth"], string> = {
   admin: "Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).",
   customer: "A customer key (`Authorization: Bearer <apiKey>`); the admin key is refused with `forbidden`.",
-  any: "Any key; a customer sees only its own orders and payments (another customer's are `not_found`).",
+  any: "The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).",
   webhook:
     'No Bearer key: the body is signed, `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`.',
 };

@@ -39,7 +39,7 @@ export interface paths {
         };
         /**
          * List products by SKU
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Problem codes:** `unauthorized`, `validation_failed`, `rate_limited`, `service_unavailable`, `internal`.
          */
@@ -69,7 +69,7 @@ export interface paths {
         };
         /**
          * Get a product
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Problem codes:** `unauthorized`, `not_found`, `rate_limited`, `service_unavailable`, `internal`.
          */
@@ -123,7 +123,7 @@ export interface paths {
         };
         /**
          * List the caller's orders, newest first
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Problem codes:** `unauthorized`, `validation_failed`, `rate_limited`, `service_unavailable`, `internal`.
          */
@@ -153,7 +153,7 @@ export interface paths {
         };
         /**
          * Get an order
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Problem codes:** `unauthorized`, `not_found`, `rate_limited`, `service_unavailable`, `internal`.
          */
@@ -165,7 +165,7 @@ export interface paths {
         head?: never;
         /**
          * Replace a reserved order's lines (versioned)
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Versioned:** send `If-Match: "<version>"` (or `version` in the body); a stale one is `409 version_conflict`, never an overwrite.
          *
@@ -185,7 +185,7 @@ export interface paths {
         put?: never;
         /**
          * Cancel a reserved order and release its stock
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Idempotency-Key optional:** with one, a retry replays the first answer.
          *
@@ -209,7 +209,7 @@ export interface paths {
         put?: never;
         /**
          * Start paying for a reserved order
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Idempotency-Key required:** a retry with the same key replays the first answer (`Idempotent-Replayed: true`).
          *
@@ -231,7 +231,7 @@ export interface paths {
         };
         /**
          * Get a payment
-         * @description **Auth:** Any key; a customer sees only its own orders and payments (another customer's are `not_found`).
+         * @description **Auth:** The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).
          *
          *     **Problem codes:** `unauthorized`, `not_found`, `rate_limited`, `service_unavailable`, `internal`.
          */
