@@ -275,7 +275,7 @@ function responseComponents(): Record<string, unknown> {
  * a path id, an Idempotency-Key or a version precondition), in the
  * catalogue's order. The fuzz test checks every answer's code is listed.
  */
-export function problemCodesOf(op: ApiOperation): ProblemCode[] {
+function problemCodesOf(op: ApiOperation): ProblemCode[] {
   const codes = new Set<ProblemCode>(op.problems);
   codes.add(op.auth === "webhook" ? "invalid_signature" : "unauthorized");
   if (op.auth === "admin" || op.auth === "customer") codes.add("forbidden");
