@@ -137,11 +137,22 @@ describe("retryingFetch", () => {
     expect(seen[0].key).toBeUndefined();
   });
 
+  it("when the caller aborts while the client waits to retry, then no further attempt is sent", async () => {
+    script = [{ status: 503, code: "service_unavailable" }, { status: 201 }];
+    const controller = new AbortController();
+    const fetch = retryingFetch({ sleep: async () => controller.abort(new Error("caller gave up")), random: () => 0.5 });
+    await expect(fetch(new Request(`${base}/v1/orders`, { method: "POST", body: "{}", signal: controller.signal }))).rejects.toThrow(
+      "caller gave up",
+    );
+    expect(seen).toHaveLength(1);
+  });
+
   it("when the caller gave a key, or the POST is the provider's webhook, then the transport adds none of its own", async () => {
     const { fetch } = transport();
     await fetch(new Request(`${base}/v1/orders`, { method: "POST", headers: { "idempotency-key": "mine" }, body: "{}" }));
     await fetch(post("/v1/webhooks/payments"));
+    await fetch(post("/api/v1/webhooks/payments")); // behind a path prefix too
     await fetch(new Request(`${base}/v1/orders`));
-    expect(seen.map((s) => s.key)).toEqual(["mine", undefined, undefined]);
+    expect(seen.map((s) => s.key)).toEqual(["mine", undefined, undefined, undefined]);
   });
 });

@@ -44,7 +44,7 @@ const RETRYABLE_CODES_409 = new Set(["idempotency_key_in_use"]);
 
 /** POSTs that take an Idempotency-Key: every one of the API except the provider's signed webhook. */
 function takesIdempotencyKey(request: Request): boolean {
-  return request.method === "POST" && !new URL(request.url).pathname.startsWith("/v1/webhooks/");
+  return request.method === "POST" && !/\/v1\/webhooks\//.test(new URL(request.url).pathname); // also behind a path prefix
 }
 
 async function problemCode(response: Response): Promise<string | undefined> {
