@@ -15,6 +15,7 @@ import { notFoundHandler, problemHandler } from "./http/problem.js";
 import { rateLimitPerCustomer } from "./http/rate-limit.js";
 import { customersRouter } from "./http/routes/customers.js";
 import { dashboardRouter } from "./http/routes/dashboard.js";
+import { docsRouter } from "./http/routes/docs.js";
 import { eventsRouter } from "./http/routes/events.js";
 import { opsRouter } from "./http/routes/ops.js";
 import { ordersRouter } from "./http/routes/orders.js";
@@ -71,6 +72,7 @@ export function buildApp(deps: AppDeps): Express {
   app.use(observeRequests(app, deps.logger));
   app.use(opsRouter(deps.ds));
   app.use(dashboardRouter(deps.currency));
+  app.use(docsRouter());
   app.use(parseJsonBody);
   // Authenticated by the provider's signature, not a Bearer key: mounted before the key check.
   app.use(webhooksRouter(deps.ds, deps));

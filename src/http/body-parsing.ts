@@ -29,7 +29,8 @@ const jsonParser = express.json({
  * reading); unparsable → 400. A POST with no body at all reads as `{}`.
  */
 export function parseJsonBody(req: Request, res: Response, next: NextFunction) {
-  if (!["POST", "PUT", "PATCH", "DELETE"].includes(req.method)) return next();
+  // DELETE has no body in this API (RFC 9110 gives one no meaning): it is not read.
+  if (!["POST", "PUT", "PATCH"].includes(req.method)) return next();
   if (!hasBody(req)) {
     req.body = {};
     req.rawBody = Buffer.alloc(0);

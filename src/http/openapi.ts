@@ -1,14 +1,17 @@
 import { z } from "zod";
+import { type ProblemCode, problemCatalogue, problemCodes } from "./problem-catalogue.js";
 import {
   apiKeyListResponse,
   apiKeyResponse,
   customerResponse,
   eventsPage,
   issuedApiKeyResponse,
+  orderPage,
   orderResponse,
-  pageOf,
   paymentResponse,
   problemResponse,
+  problemSchemas,
+  productPage,
   productResponse,
   purchasesResponse,
   reconciliationResponse,
@@ -42,8 +45,15 @@ export type ApiOperation = {
   body?: z.ZodType;
   idempotencyKey?: "required" | "optional";
   versioned?: boolean;
-  success: { status: number; description: string; schema?: z.ZodType };
-  errors: number[];
+  /** A request body the route accepts (a test parses it with `body`). */
+  example?: unknown;
+  success: { status: number; description: string; schema: z.ZodType };
+  /**
+   * The problem codes of this operation's own rules. The codes every route
+   * of its kind can answer (auth, body, idempotency, versioning, 503...) are
+   * added by problemCodesOf.
+   */
+  problems?: ProblemCode[];
 };
 
 const sku = { sku: skuSchema };
@@ -57,8 +67,8 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     body: createCustomerBody,
     idempotencyKey: "optional",
+    example: { name: "Alice" },
     success: { status: 201, description: "Created", schema: customerResponse },
-    errors: [400, 401, 403, 413, 415, 422],
   },
   {
     method: "post",
@@ -69,7 +79,7 @@ export const apiOperations: ApiOperation[] = [
     body: issueApiKeyBody,
     idempotencyKey: "optional",
     success: { status: 201, description: "Issued (the key is shown once)", schema: issuedApiKeyResponse },
-    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+    problems: ["invalid_state"],
   },
   {
     method: "get",
@@ -78,7 +88,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     pathParams: id,
     success: { status: 200, description: "The keys, oldest first", schema: apiKeyListResponse },
-    errors: [401, 403, 404],
   },
   {
     method: "delete",
@@ -87,7 +96,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     pathParams: { id: uuidSchema, keyId: uuidSchema },
     success: { status: 200, description: "The revoked key", schema: apiKeyResponse },
-    errors: [401, 403, 404],
   },
   {
     method: "post",
@@ -96,8 +104,9 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     body: createProductBody,
     idempotencyKey: "optional",
+    example: { sku: "WIDGET-1", name: "Blue widget", priceCents: 1250, onHand: 100 },
     success: { status: 201, description: "Created", schema: productResponse },
-    errors: [400, 401, 403, 409, 413, 415, 422],
+    problems: ["sku_exists"],
   },
   {
     method: "get",
@@ -105,8 +114,7 @@ export const apiOperations: ApiOperation[] = [
     summary: "List products by SKU",
     auth: "any",
     query: listProductsQuery,
-    success: { status: 200, description: "A page of products", schema: pageOf(productResponse) },
-    errors: [401, 422],
+    success: { status: 200, description: "A page of products", schema: productPage },
   },
   {
     method: "get",
@@ -115,7 +123,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "any",
     pathParams: sku,
     success: { status: 200, description: "The product (ETag: its version)", schema: productResponse },
-    errors: [401, 404],
   },
   {
     method: "patch",
@@ -125,8 +132,8 @@ export const apiOperations: ApiOperation[] = [
     pathParams: sku,
     body: updateProductBody,
     versioned: true,
+    example: { priceCents: 1199 },
     success: { status: 200, description: "Updated", schema: productResponse },
-    errors: [400, 401, 403, 404, 409, 413, 415, 422, 428],
   },
   {
     method: "post",
@@ -136,8 +143,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: sku,
     body: stockAdjustmentBody,
     idempotencyKey: "optional",
+    example: { delta: 25, reason: "Delivery from supplier" },
     success: { status: 200, description: "Adjusted", schema: productResponse },
-    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+    problems: ["insufficient_stock"],
   },
   {
     method: "post",
@@ -146,8 +154,9 @@ export const apiOperations: ApiOperation[] = [
     auth: "customer",
     body: placeOrderBody,
     idempotencyKey: "required",
+    example: { lines: [{ sku: "WIDGET-1", quantity: 2 }] },
     success: { status: 201, description: "Placed (Location, ETag)", schema: orderResponse },
-    errors: [400, 401, 403, 409, 413, 415, 422],
+    problems: ["out_of_stock"],
   },
   {
     method: "get",
@@ -155,8 +164,7 @@ export const apiOperations: ApiOperation[] = [
     summary: "List the caller's orders, newest first",
     auth: "any",
     query: listOrdersQuery,
-    success: { status: 200, description: "A page of orders", schema: pageOf(orderResponse) },
-    errors: [401, 422],
+    success: { status: 200, description: "A page of orders", schema: orderPage },
   },
   {
     method: "get",
@@ -165,7 +173,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "any",
     pathParams: id,
     success: { status: 200, description: "The order (ETag: its version)", schema: orderResponse },
-    errors: [401, 404],
   },
   {
     method: "patch",
@@ -175,8 +182,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: id,
     body: changeOrderBody,
     versioned: true,
+    example: { lines: [{ sku: "WIDGET-1", quantity: 3 }] },
     success: { status: 200, description: "Changed", schema: orderResponse },
-    errors: [400, 401, 404, 409, 413, 415, 422, 428],
+    problems: ["out_of_stock", "invalid_state"],
   },
   {
     method: "post",
@@ -186,8 +194,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: id,
     body: cancelOrderBody,
     idempotencyKey: "optional",
+    example: {},
     success: { status: 200, description: "Cancelled", schema: orderResponse },
-    errors: [400, 401, 404, 409, 413, 415, 422],
+    problems: ["invalid_state"],
   },
   {
     method: "post",
@@ -197,8 +206,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: id,
     body: createPaymentBody,
     idempotencyKey: "required",
+    example: {},
     success: { status: 201, description: "Payment pending", schema: paymentResponse },
-    errors: [400, 401, 404, 409, 413, 415, 422],
+    problems: ["invalid_state"],
   },
   {
     method: "get",
@@ -207,7 +217,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "any",
     pathParams: id,
     success: { status: 200, description: "The payment", schema: paymentResponse },
-    errors: [401, 404],
   },
   {
     method: "post",
@@ -215,8 +224,8 @@ export const apiOperations: ApiOperation[] = [
     summary: "Payment provider events (signed with Payment-Signature)",
     auth: "webhook",
     body: paymentEventBody,
+    example: { id: "evt_1", type: "payment.succeeded", data: { paymentId: "9d4c1b7e-2f3a-4e8d-b6c5-1a0f9e8d7c6b", amountCents: 2500 } },
     success: { status: 200, description: "Received", schema: webhookAck },
-    errors: [400, 401, 413, 415, 422],
   },
   {
     method: "post",
@@ -226,8 +235,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: id,
     body: sandboxEventBody,
     idempotencyKey: "optional",
+    example: { duplicates: 0 },
     success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted },
-    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+    problems: ["invalid_state"],
   },
   {
     method: "post",
@@ -237,8 +247,9 @@ export const apiOperations: ApiOperation[] = [
     pathParams: id,
     body: sandboxEventBody,
     idempotencyKey: "optional",
+    example: { duplicates: 0 },
     success: { status: 202, description: "Accepted for delivery", schema: sandboxAccepted },
-    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+    problems: ["invalid_state"],
   },
   {
     method: "get",
@@ -247,7 +258,6 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     query: purchasesQuery,
     success: { status: 200, description: "Counters", schema: purchasesResponse },
-    errors: [401, 403, 422],
   },
   {
     method: "get",
@@ -255,7 +265,6 @@ export const apiOperations: ApiOperation[] = [
     summary: "Counters against the raw succeeded payments",
     auth: "admin",
     success: { status: 200, description: "Reconciliation", schema: reconciliationResponse },
-    errors: [401, 403],
   },
   {
     method: "get",
@@ -264,31 +273,142 @@ export const apiOperations: ApiOperation[] = [
     auth: "admin",
     query: listEventsQuery,
     success: { status: 200, description: "A page of events", schema: eventsPage },
-    errors: [401, 403, 422],
   },
 ];
 
-const toSchema = (s: z.ZodType) =>
-  z.toJSONSchema(s, { io: "input", unrepresentable: "any", target: "draft-2020-12" }) as Record<string, unknown>;
+const SCHEMA_OPTIONS = { unrepresentable: "any", target: "draft-2020-12" } as const;
 
-function withoutDialect(schema: Record<string, unknown>): Record<string, unknown> {
-  const { $schema: _dialect, ...rest } = schema;
+/** A request schema, inline (io: input: defaults make members optional). */
+function requestSchema(s: z.ZodType): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(s, { ...SCHEMA_OPTIONS, io: "input" }) as Record<string, unknown>;
   return rest;
 }
 
-const STATUS_TEXT: Record<number, string> = {
-  400: "Malformed JSON or a missing/invalid Idempotency-Key",
-  401: "No key, unknown key, or a bad webhook signature",
-  403: "The key may not use this route",
-  404: "No such resource (or another customer's)",
-  409: "Conflict: version, stock, state, duplicate SKU or an Idempotency-Key in use",
-  413: "Body over 64 KiB",
-  415: "Body is not application/json",
-  422: "Validation failed, or an Idempotency-Key reused with another request",
-  428: "Versioned update without If-Match or version",
-  429: "Rate limited (Retry-After)",
-  503: "Database unavailable or overloaded (Retry-After)",
+const idOf = (s: z.ZodType): string => {
+  const id = z.globalRegistry.get(s)?.id;
+  if (!id) throw new Error("every response schema needs .meta({ id }) (it becomes a component)");
+  return id;
 };
+const ref = (s: z.ZodType) => ({ $ref: `#/components/schemas/${idOf(s)}` });
+
+/**
+ * Every response schema as a component, cross-references as $refs
+ * (e.g. OrderPage's items → Order), so a generated client gets one named type per shape.
+ */
+function responseComponents(): Record<string, unknown> {
+  const registry = z.registry<{ id: string }>();
+  for (const s of [problemResponse, ...Object.values(problemSchemas), ...apiOperations.map((op) => op.success.schema)]) {
+    if (!registry.has(s)) registry.add(s, { id: idOf(s) });
+  }
+  const { schemas } = z.toJSONSchema(registry, { ...SCHEMA_OPTIONS, io: "output", uri: (id) => `#/components/schemas/${id}` });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => {
+      const { $schema: _dialect, $id: _id, ...rest } = schema as Record<string, unknown>;
+      return [id, rest];
+    }),
+  );
+}
+
+/**
+ * The problem codes an operation can answer: its own rules' codes plus
+ * those of its kind (how it authenticates, whether it takes a body, a query,
+ * a path id, an Idempotency-Key or a version precondition), in the
+ * catalogue's order. The fuzz test checks every answer's code is listed.
+ */
+function problemCodesOf(op: ApiOperation): ProblemCode[] {
+  const codes = new Set<ProblemCode>(op.problems);
+  codes.add(op.auth === "webhook" ? "invalid_signature" : "unauthorized");
+  if (op.auth === "admin" || op.auth === "customer") codes.add("forbidden");
+  if (op.auth === "customer" || op.auth === "any") codes.add("rate_limited"); // the admin key is exempt
+  if (op.body)
+    for (const c of ["malformed_json", "payload_too_large", "unsupported_media_type", "validation_failed"] as const) codes.add(c);
+  if (op.query) codes.add("validation_failed");
+  if (op.pathParams) codes.add("not_found");
+  if (op.idempotencyKey)
+    for (const c of ["idempotency_key_missing", "idempotency_key_in_use", "idempotency_key_reused"] as const) codes.add(c);
+  if (op.versioned) for (const c of ["precondition_required", "version_conflict", "validation_failed"] as const) codes.add(c);
+  codes.add("service_unavailable");
+  codes.add("internal");
+  return problemCodes.filter((c) => codes.has(c));
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad request",
+  401: "Not authenticated",
+  403: "Forbidden",
+  404: "Not found",
+  409: "Conflict",
+  413: "Payload too large",
+  415: "Unsupported media type",
+  422: "Unprocessable",
+  428: "Precondition required",
+  429: "Rate limited",
+  500: "Internal error",
+  503: "Service unavailable",
+};
+
+const header = (description: string, schema: Record<string, unknown> = { type: "string" }) => ({ description, schema });
+const RETRY_AFTER = header("Seconds to wait before retrying.", { type: "integer", minimum: 1 });
+
+function problemResponses(codes: ProblemCode[]): Record<string, unknown> {
+  const byStatus = new Map<number, ProblemCode[]>();
+  for (const code of codes) {
+    const status = problemCatalogue[code].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [status, group] of [...byStatus].sort(([a], [b]) => a - b)) {
+    const refs = group.map((code) => ref(problemSchemas[code]));
+    const retryAfter = group.some((c) => ["idempotency_key_in_use", "rate_limited", "service_unavailable"].includes(c));
+    out[status] = {
+      description: `${STATUS_TEXT[status] ?? "Error"}. Problem codes: ${group.map((c) => `\`${c}\``).join(", ")}.\n\n${group
+        .map((c) => `- \`${c}\`: ${problemCatalogue[c].when}`)
+        .join("\n")}`,
+      "x-problem-codes": group,
+      ...(retryAfter
+        ? {
+            headers: {
+              "Retry-After": {
+                ...RETRY_AFTER,
+                description: `${RETRY_AFTER.description} Sent with ${group
+                  .filter((c) => ["idempotency_key_in_use", "rate_limited", "service_unavailable"].includes(c))
+                  .map((c) => `\`${c}\``)
+                  .join(", ")}.`,
+              },
+            },
+          }
+        : {}),
+      content: {
+        "application/problem+json": {
+          schema: refs.length === 1 ? refs[0] : { oneOf: refs },
+          examples: Object.fromEntries(group.map((c) => [c, { summary: c, value: problemCatalogue[c].example }])),
+        },
+      },
+    };
+  }
+  return out;
+}
+
+const AUTH_TEXT: Record<ApiOperation["auth"], string> = {
+  admin: "Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).",
+  customer: "A customer key (`Authorization: Bearer <apiKey>`); the admin key is refused with `forbidden`.",
+  any: "The admin key or a customer key; a customer reaches only its own orders and payments (another customer's are `not_found`).",
+  webhook:
+    'No Bearer key: the body is signed, `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`.',
+};
+
+function describeOperation(op: ApiOperation, codes: ProblemCode[]): string {
+  const lines = [`**Auth:** ${AUTH_TEXT[op.auth]}`];
+  if (op.idempotencyKey === "required")
+    lines.push("**Idempotency-Key required:** a retry with the same key replays the first answer (`Idempotent-Replayed: true`).");
+  if (op.idempotencyKey === "optional") lines.push("**Idempotency-Key optional:** with one, a retry replays the first answer.");
+  if (op.versioned)
+    lines.push(
+      '**Versioned:** send `If-Match: "<version>"` (or `version` in the body); a stale one is `409 version_conflict`, never an overwrite.',
+    );
+  lines.push(`**Problem codes:** ${codes.map((c) => `\`${c}\``).join(", ")}.`);
+  return lines.join("\n\n");
+}
 
 /** The OpenAPI 3.1 document, generated from apiOperations. */
 export function buildOpenApiDocument(): Record<string, unknown> {
@@ -297,10 +417,10 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     const oasPath = op.path.replace(/:([A-Za-z]+)/g, "{$1}");
     const parameters: Record<string, unknown>[] = [];
     for (const [name, schema] of Object.entries(op.pathParams ?? {})) {
-      parameters.push({ name, in: "path", required: true, schema: withoutDialect(toSchema(schema)) });
+      parameters.push({ name, in: "path", required: true, schema: requestSchema(schema) });
     }
     if (op.query) {
-      const q = toSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
+      const q = requestSchema(op.query) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(q.properties ?? {})) {
         parameters.push({ name, in: "query", required: q.required?.includes(name) ?? false, schema });
       }
@@ -310,37 +430,55 @@ export function buildOpenApiDocument(): Record<string, unknown> {
         name: "Idempotency-Key",
         in: "header",
         required: op.idempotencyKey === "required",
+        description: "Unique per request you mean; reuse it only to retry that same request.",
         schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7e]+$" },
+        example: "order-2026-12-01-0001",
       });
     }
-    if (op.versioned) parameters.push({ name: "If-Match", in: "header", required: false, schema: { type: "string" } });
-    if (op.auth === "webhook") parameters.push({ name: "Payment-Signature", in: "header", required: true, schema: { type: "string" } });
+    if (op.versioned) {
+      parameters.push({
+        name: "If-Match",
+        in: "header",
+        required: false,
+        description: 'The version you read, as its ETag: `"4"`.',
+        schema: { type: "string" },
+        example: '"4"',
+      });
+    }
 
+    const codes = problemCodesOf(op);
+    const successId = idOf(op.success.schema);
+    const successHeaders: Record<string, unknown> = {};
+    if (["Product", "Order", "Payment"].includes(successId)) successHeaders.ETag = header('The resource\'s version, quoted: `"4"`.');
+    if (op.success.status === 201) successHeaders.Location = header("The new resource's URL path.");
+    if (op.idempotencyKey)
+      successHeaders["Idempotent-Replayed"] = header("`true` when this is the stored answer to an earlier request with this key.");
     const responses: Record<string, unknown> = {
       [op.success.status]: {
         description: op.success.description,
-        ...(op.success.schema ? { content: { "application/json": { schema: withoutDialect(toSchema(op.success.schema)) } } } : {}),
+        ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
+        content: { "application/json": { schema: ref(op.success.schema) } },
       },
+      ...problemResponses(codes),
     };
-    for (const status of [...op.errors, ...(op.auth === "customer" || op.auth === "any" ? [429] : []), 503]) {
-      responses[status] = {
-        description: STATUS_TEXT[status] ?? "Error",
-        content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
-      };
-    }
     paths[oasPath] ??= {};
     paths[oasPath][op.method] = {
       operationId: `${op.method}${op.path.replace(/[/:-]+([a-z])/g, (_m, c: string) => c.toUpperCase())}`,
       summary: op.summary,
+      description: describeOperation(op, codes),
+      tags: [op.path.split("/")[2]],
       "x-orderlock-auth": op.auth,
-      security: op.auth === "webhook" ? [] : [{ bearer: [] }],
+      "x-problem-codes": codes,
+      security: op.auth === "webhook" ? [{ paymentSignature: [] }] : [{ bearer: [] }],
       parameters,
       // A body that accepts {} may be left out altogether (it reads as {}).
       ...(op.body
         ? {
             requestBody: {
               required: !op.body.safeParse({}).success,
-              content: { "application/json": { schema: withoutDialect(toSchema(op.body)) } },
+              content: {
+                "application/json": { schema: requestSchema(op.body), ...(op.example !== undefined ? { example: op.example } : {}) },
+              },
             },
           }
         : {}),
@@ -349,11 +487,30 @@ export function buildOpenApiDocument(): Record<string, unknown> {
   }
   return {
     openapi: "3.1.0",
-    info: { title: "orderlock", version: "1", description: "Order processing that stays correct when requests collide." },
+    info: {
+      title: "orderlock",
+      version: "1",
+      description:
+        "Order processing that stays correct when requests collide. Every error is RFC 9457 `application/problem+json` with a stable `code`; each operation lists its codes in `x-problem-codes` and per response.",
+    },
     jsonSchemaDialect: "https://json-schema.org/draft/2020-12/schema",
     components: {
-      securitySchemes: { bearer: { type: "http", scheme: "bearer" } },
-      schemas: { Problem: withoutDialect(toSchema(problemResponse)) },
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description:
+            "The admin key (`ADMIN_API_KEY`) or a customer key (`POST /v1/customers`). Each operation's `x-orderlock-auth` says which.",
+        },
+        paymentSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "Payment-Signature",
+          description:
+            'The payment provider\'s signature: `t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`, 300 s tolerance.',
+        },
+      },
+      schemas: responseComponents(),
     },
     paths,
   };

@@ -11,12 +11,27 @@ export const productView = z
     priceCents: z.int(),
     onHand: z.int(),
     reserved: z.int(),
-    available: z.int(),
+    available: z.int().describe("onHand - reserved"),
     version: z.int(),
     createdAt: timestamp,
     updatedAt: timestamp,
   })
-  .meta({ id: "Product" });
+  .meta({
+    id: "Product",
+    examples: [
+      {
+        sku: "WIDGET-1",
+        name: "Blue widget",
+        priceCents: 1250,
+        onHand: 100,
+        reserved: 3,
+        available: 97,
+        version: 4,
+        createdAt: "2026-12-01T09:30:00.000Z",
+        updatedAt: "2026-12-01T10:02:11.000Z",
+      },
+    ],
+  });
 export type ProductView = z.infer<typeof productView>;
 
 /** The one rendering of a product. */

@@ -19,7 +19,23 @@ export const orderView = z
     createdAt: timestamp,
     updatedAt: timestamp,
   })
-  .meta({ id: "Order" });
+  .meta({
+    id: "Order",
+    examples: [
+      {
+        id: "0b8f6a52-4d1e-4f7a-9a37-3f0c2d9a1e55",
+        customerId: "5c2e9f0a-8b7d-4e61-a3c4-7d1f0e2b9a68",
+        status: "reserved",
+        lines: [{ sku: "WIDGET-1", quantity: 2, unitPriceCents: 1250, lineTotalCents: 2500 }],
+        totalCents: 2500,
+        refundedCents: 0,
+        version: 1,
+        reservedUntil: "2026-12-01T10:17:11.000Z",
+        createdAt: "2026-12-01T10:02:11.000Z",
+        updatedAt: "2026-12-01T10:02:11.000Z",
+      },
+    ],
+  });
 export type OrderView = z.infer<typeof orderView>;
 
 export type LineFacts = Pick<OrderLine, "sku" | "quantity" | "unitPriceCents" | "lineTotalCents">;

@@ -20,7 +20,26 @@ export const paymentView = z
     createdAt: timestamp,
     updatedAt: timestamp,
   })
-  .meta({ id: "Payment" });
+  .meta({
+    id: "Payment",
+    examples: [
+      {
+        id: "9d4c1b7e-2f3a-4e8d-b6c5-1a0f9e8d7c6b",
+        orderId: "0b8f6a52-4d1e-4f7a-9a37-3f0c2d9a1e55",
+        amountCents: 2500,
+        currency: "USD",
+        status: "pending",
+        provider: "sandbox",
+        providerPaymentId: "sbx_9d4c1b7e2f3a4e8d",
+        clientSecret: null,
+        refundedCents: 0,
+        expiresAt: "2026-12-01T10:32:11.000Z",
+        version: 1,
+        createdAt: "2026-12-01T10:02:11.000Z",
+        updatedAt: "2026-12-01T10:02:11.000Z",
+      },
+    ],
+  });
 export type PaymentView = z.infer<typeof paymentView>;
 
 /** The one rendering of a payment. */

@@ -33,6 +33,7 @@ type Operation = {
   auth: string;
   parameters: { name: string; in: string; required: boolean; schema: Schema }[];
   body?: Schema;
+  problemCodes: string[];
 };
 
 const CODES = new Set([
@@ -144,7 +145,12 @@ beforeAll(async () => {
       string,
       Record<
         string,
-        { "x-orderlock-auth": string; parameters: Operation["parameters"]; requestBody?: { content: Record<string, { schema: Schema }> } }
+        {
+          "x-orderlock-auth": string;
+          "x-problem-codes": string[];
+          parameters: Operation["parameters"];
+          requestBody?: { content: Record<string, { schema: Schema }> };
+        }
       >
     >;
   };
@@ -155,6 +161,7 @@ beforeAll(async () => {
       auth: op["x-orderlock-auth"],
       parameters: op.parameters,
       body: op.requestBody?.content["application/json"].schema,
+      problemCodes: op["x-problem-codes"],
     })),
   );
   // Real ids, so fuzzed requests also reach the code behind the lookups.
@@ -238,6 +245,10 @@ describe("fuzzing every documented operation", () => {
         if (res.status >= 400) {
           expect(res.headers["content-type"], ctx).toMatch(/^application\/problem\+json/);
           expect(CODES.has(res.body.code), ctx).toBe(true);
+          // An empty, "." or ".." id makes the path another route's (GET /v1/orders/ is the list): only the exact route is held to its list.
+          if (!/\/\.{0,2}(\/|$)/.test(path)) {
+            expect(op.problemCodes, `${ctx}: the code is not in the operation's x-problem-codes`).toContain(res.body.code);
+          }
           expect(res.body.status, ctx).toBe(res.status);
           expect(res.text, ctx).not.toMatch(/\n\s+at |SELECT |INSERT |UPDATE |node_modules|QueryFailedError/);
           expect(await stateFingerprint(), ctx).toBe(before);
