@@ -123,7 +123,9 @@ export class Batcher<I, O> {
               else w.reject(r.error);
             });
           },
-          (error: unknown) => batch.forEach((w) => w.reject(error)),
+          (error: unknown) => {
+            for (const w of batch) w.reject(error);
+          },
         )
         .finally(() => {
           this.inFlight -= 1;

@@ -145,12 +145,7 @@ describe("callBatchOrEachAlone", () => {
         { ...LIMITS, maxInFlight: 1 },
       );
       const gate = b.submit(0); // goes alone; the next three wait and go together
-      const three = [1, 3, 2].map((n) =>
-        b.submit(n).then(
-          (v) => (answered.push(n), v),
-          (e) => (answered.push(n), Promise.reject(e)),
-        ),
-      );
+      const three = [1, 3, 2].map((n) => b.submit(n).finally(() => answered.push(n)));
       expect(await gate).toBe(0);
       const results = await Promise.allSettled(three);
       expect(calls).toEqual([[0], [1, 3, 2], [1], [3], [2]]);
