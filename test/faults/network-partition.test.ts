@@ -8,15 +8,17 @@ import { createTestDatabase } from "../support/test-database.js";
 /**
  * The network between the service and PostgreSQL fails: a TCP proxy in the
  * path (test/support/tcp-proxy.ts) blackholes it, slows it, or resets every
- * connection, under the standard load (test/support/fault-load.ts), three
- * rounds each. The service keeps the default timeouts (statement 5 s, lock
+ * connection, under a load of 16 clients (test/support/fault-load.ts: here
+ * 150 keyed orders and 50 confirmations a round), three rounds each. The service keeps the default timeouts (statement 5 s, lock
  * 2 s, connect 2 s, query_timeout 10 s, 2 s in a batch queue).
  *
- * The blackhole lasts PARTITION_MS, 12 s by default: longer than the longest
- * timer of the service (query_timeout, 10 s), so every call in flight when
- * it starts runs into that timer during it, and every later one into the
- * connect timeout. A longer partition repeats the second case, and the
- * 15 s bound is the same; FAULT_PARTITION_MS=30000 runs a 30 s one.
+ * The blackhole lasts PARTITION_MS, 17 s by default: longer than the 15 s
+ * bound under test, so a request that waited longer than the bound would be
+ * seen waiting while the partition still holds (a 12 s one could not show
+ * the 20 s waits of a queued request), and longer than every timer of the
+ * service (query_timeout 10 s, connect 2 s, queue 2 s), so each of them
+ * fires during it. A longer partition only repeats the connect-timeout
+ * case; FAULT_PARTITION_MS=30000 runs a 30 s one.
  */
 const PARTITION_MS = Number(process.env.FAULT_PARTITION_MS ?? 17_000);
 const ROUNDS = Number(process.env.FAULT_ROUNDS ?? 3);
@@ -53,7 +55,7 @@ async function resolveAndCheck(h: History, load: Awaited<ReturnType<typeof prepa
 describe("network faults between the service and PostgreSQL", () => {
   it(`when the network blackholes for ${PARTITION_MS / 1000} s under load (${ROUNDS} rounds), then no request takes over 15 s, answers are 503 with Retry-After, /readyz says 503 at once, and within 10 s of the heal everything acknowledged is there and exact`, async () => {
     for (let round = 1; round <= ROUNDS; round++) {
-      const load = await prepareLoad(app.url);
+      const load = await prepareLoad(app.url, 150, 50);
       const h = new History();
       const loading = runLoad(h, app.url, load, 40);
       await untilCompleted(h, 60);
@@ -83,12 +85,12 @@ describe("network faults between the service and PostgreSQL", () => {
 
   it(`when every connection is reset mid-transaction under load (${ROUNDS} rounds), then no 500, and after retrying the unknowns the history is exact`, async () => {
     for (let round = 1; round <= ROUNDS; round++) {
-      const load = await prepareLoad(app.url);
+      const load = await prepareLoad(app.url, 150, 50);
       const h = new History();
       const loading = runLoad(h, app.url, load, 5);
-      await untilCompleted(h, 80);
+      await untilCompleted(h, 50);
       proxy.resetAll();
-      await untilCompleted(h, 200);
+      await untilCompleted(h, 130);
       proxy.resetAll();
       await loading;
       expect(await timeToHealthy(app.url, load)).toBeLessThan(10_000);
