@@ -100,7 +100,7 @@ describe("network faults between the service and PostgreSQL", () => {
 
   it(`when the network adds 100 ms each way under load (${ROUNDS} rounds), then every request succeeds and the history is exact`, async () => {
     for (let round = 1; round <= ROUNDS; round++) {
-      const load = await prepareLoad(app.url, 120, 40);
+      const load = await prepareLoad(app.url, 60, 20);
       const h = new History();
       proxy.latency(100);
       try {
