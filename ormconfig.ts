@@ -3,6 +3,7 @@ import pg from "pg";
 import { DataSource, type DataSourceOptions } from "typeorm";
 import { entities } from "./entities/index.js";
 import { migrations } from "./migrations/index.js";
+import { DropOnReadTimeoutClient } from "./src/db/pool-client.js";
 
 // bigint columns hold money and counters, all far below 2^53: read them as
 // numbers. DATE columns are calendar days, not instants: keep them as
@@ -63,6 +64,9 @@ export function dataSourceOptions(url: string, db: DbSettings = defaultDbSetting
       // without a reset) fails after this, rather than hanging its request,
       // or a whole batch (src/db/batcher.ts), for the keep-alive's hours.
       query_timeout: db.statementTimeoutMs + 5000,
+      // ...and the connection of such a call is closed, so the pool drops it
+      // instead of handing it out again still busy with the lost call.
+      Client: DropOnReadTimeoutClient,
       idleTimeoutMillis: 30000,
       keepAlive: true,
     },

@@ -176,6 +176,28 @@ export class ServiceUnavailableError extends AppError {
 }
 
 /**
+ * A 503 whose effect is unknown: the call reached the database but no answer
+ * came back (the connection broke, or the client-side query timeout fired),
+ * so it may have committed. Same code as any 503, so a client that only
+ * knows the code still retries; `outcome: "unknown"` tells a careful client
+ * that the retry with the same Idempotency-Key, not this answer, is the
+ * truth: it replays the stored answer if the first attempt committed, and
+ * does the work if it did not.
+ */
+export class OutcomeUnknownError extends AppError {
+  constructor(retryAfterSeconds = 1) {
+    super(
+      "service_unavailable",
+      503,
+      "Service unavailable",
+      "The database stopped answering while this request was in it: it may or may not have taken effect. Retry it with the same Idempotency-Key to learn which.",
+      { outcome: "unknown" },
+      { "Retry-After": String(retryAfterSeconds) },
+    );
+  }
+}
+
+/**
  * The service's own optimistic-concurrency conflict (an internal CAS lost a
  * race). Retried by withRetry; if retries run out it surfaces as a 503.
  */

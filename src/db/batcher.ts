@@ -1,7 +1,8 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource } from "typeorm";
 import { ServiceUnavailableError } from "../errors.js";
 import { callerTraceContext, inBatchSpan, type TraceContext } from "../tracing/batch-span.js";
-import { isDataError } from "./postgres-errors.js";
+import { isDataError, isTimeoutError } from "./postgres-errors.js";
 import { withRetry } from "./with-retry.js";
 
 /**
@@ -35,19 +36,47 @@ export type BatcherOptions = {
    */
   maxWaiting: number;
   overflow: () => Error;
+  /**
+   * How long an item may wait in the queue before it is refused with
+   * `overflow()` (nothing of it was sent). Bounds a request's wait when the
+   * batches ahead of it hang on a database that stopped answering: without
+   * it an item waits out their client timeout, then its own.
+   */
+  maxQueueWaitMs?: number;
 };
 
-/** The service's waiting limit: beyond it a request gets 503 at once. */
+/**
+ * The service's waiting limits: beyond 2000 waiting items, or 2 s in the
+ * queue, a request gets 503 (nothing done). 2 s in the queue plus a pool wait
+ * (connectTimeoutMs, 2 s) plus one call (query_timeout, 10 s) keeps a request
+ * that cannot reach the database under the 15 s of API.md's bounded waits.
+ */
 export const SHED_LOAD = {
   maxWaiting: 2000,
+  maxQueueWaitMs: 2000,
   overflow: () => new ServiceUnavailableError("The service is overloaded; retry shortly."),
 } as const;
 
-type Waiting<I, O> = { item: I; resolve: (value: O) => void; reject: (error: unknown) => void; traceContext: TraceContext };
+/**
+ * How a batch's `run` answers an item before the whole batch is done: set by
+ * the Batcher around each `run`, used by callBatchOrEachAlone's one-at-a-time
+ * fallback, so an item decided alone is answered then, not after the items
+ * behind it (one of which may wait out a lock timeout).
+ */
+const answerEarly = new AsyncLocalStorage<(index: number, result: ItemResult<unknown>) => void>();
+
+type Waiting<I, O> = {
+  item: I;
+  resolve: (value: O) => void;
+  reject: (error: unknown) => void;
+  deadline: number;
+  traceContext: TraceContext;
+};
 
 export class Batcher<I, O> {
   private readonly queue: Waiting<I, O>[] = [];
   private inFlight = 0;
+  private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly run: (items: I[]) => Promise<ItemResult<O>[]>,
@@ -59,18 +88,45 @@ export class Batcher<I, O> {
   submit(item: I): Promise<O> {
     if (this.queue.length >= this.options.maxWaiting) return Promise.reject(this.options.overflow());
     return new Promise<O>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject, traceContext: callerTraceContext() });
+      this.queue.push({
+        item,
+        resolve,
+        reject,
+        deadline: Date.now() + (this.options.maxQueueWaitMs ?? Number.POSITIVE_INFINITY),
+        traceContext: callerTraceContext(),
+      });
       this.dispatch();
+      this.armExpiry();
     });
+  }
+
+  /** The queue is in arrival order, so the head expires first: one timer, set for the head's deadline. */
+  private armExpiry(): void {
+    if (this.expiryTimer || this.queue.length === 0 || this.options.maxQueueWaitMs === undefined) return;
+    this.expiryTimer = setTimeout(
+      () => {
+        this.expiryTimer = undefined;
+        const now = Date.now();
+        while (this.queue.length > 0 && this.queue[0].deadline <= now) this.queue.shift()!.reject(this.options.overflow());
+        this.armExpiry();
+      },
+      Math.max(0, this.queue[0].deadline - Date.now()),
+    );
+    this.expiryTimer.unref();
   }
 
   private dispatch(): void {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight += 1;
-      // (An exception thrown by run itself, not only a rejection, must reach every item.)
+      const answer = (i: number, r: ItemResult<unknown>) => {
+        if (r.ok) batch[i].resolve(r.value as O);
+        else batch[i].reject(r.error);
+      };
+      // (An exception thrown by run itself, not only a rejection, must reach every item.
+      // An item answered early is answered again below: a promise settles once.)
       Promise.resolve()
-        .then(() => inBatchSpan(batch, () => this.run(batch.map((w) => w.item))))
+        .then(() => inBatchSpan(batch, () => answerEarly.run(answer, () => this.run(batch.map((w) => w.item)))))
         .then(
           (results) => {
             batch.forEach((w, i) => {
@@ -110,27 +166,44 @@ export function batcherPerDataSource<I, O>(make: (ds: DataSource) => Batcher<I, 
 
 /**
  * Runs a batch as ONE call (its own transaction, retried whole on deadlocks
- * and serialisation failures). If it still fails with a data error, which one
- * item may have caused, the items run again one at a time, in arrival order,
- * so that item fails alone (one at a time: a failed batch must not take more
- * pool connections than it had). Any other failure (a timeout, the database
- * unreachable) is every item's: repeating it per item would only multiply it.
+ * and serialisation failures). If it still fails with an error that one item
+ * may have caused, the items run again one at a time, in arrival order, so
+ * that item fails alone (one at a time: a failed batch must not take more
+ * pool connections than it had). Those errors: a data error (class 22, 23,
+ * P0), and a lock or statement timeout (the batch locks every row of every
+ * item up front, so one item's row locked elsewhere would otherwise fail
+ * them all; alone, only that item waits, and an item behind it in the same
+ * batch pays that wait once more, within the bounded-waits budget below). Any
+ * other failure (the database unreachable or read-only, no answer) is every
+ * item's: repeating it per item would only multiply it.
  * Re-running an item whose batch did commit after all is harmless: orders
  * carry a required Idempotency-Key (replayed), events an event id (duplicate).
  */
 export async function callBatchOrEachAlone<I, O>(batch: I[], call: (items: I[]) => Promise<O[]>): Promise<ItemResult<O>[]> {
+  const startedAt = Date.now();
+  let startBy = Number.POSITIVE_INFINITY;
   try {
     return (await withRetry(() => call(batch))).map((value) => ({ ok: true, value }));
   } catch (error) {
-    if (batch.length === 1 || !isDataError(error)) return batch.map(() => ({ ok: false, error }));
+    if (batch.length === 1 || !(isDataError(error) || isTimeoutError(error))) return batch.map(() => ({ ok: false, error }));
+    // After a timeout (the batch took about one lock or statement timeout, T),
+    // an item starts alone only within 1.5 T of the batch's start, so even a
+    // blocked one answers within 2.5 T (5 s for the default 2 s lock_timeout:
+    // API.md's bound). Items behind two blocked ones get a 503 without running.
+    if (isTimeoutError(error)) startBy = startedAt + 1.5 * (Date.now() - startedAt);
   }
+  const early = answerEarly.getStore();
   const results: ItemResult<O>[] = [];
   for (const item of batch) {
+    let result: ItemResult<O>;
     try {
-      results.push({ ok: true, value: (await withRetry(() => call([item])))[0] });
+      if (Date.now() > startBy) throw new ServiceUnavailableError("The database is contended; retry shortly.");
+      result = { ok: true, value: (await withRetry(() => call([item])))[0] };
     } catch (error) {
-      results.push({ ok: false, error });
+      result = { ok: false, error };
     }
+    results.push(result);
+    early?.(results.length - 1, result);
   }
   return results;
 }

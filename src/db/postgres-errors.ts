@@ -12,6 +12,7 @@ export type ErrorClass =
   | "numeric_out_of_range" // 22003
   | "lock_timeout" // 55P03
   | "statement_timeout" // 57014
+  | "read_only" // 25006: the database (or this session) is read-only, e.g. a demoted primary
   | "connection" // class 08, 57P01-57P03, socket errors, pool timeouts
   | "other";
 
@@ -54,6 +55,8 @@ export function classifyError(err: unknown): ErrorClass {
       return "lock_timeout";
     case "57014":
       return "statement_timeout";
+    case "25006":
+      return "read_only";
   }
   if (code !== undefined) {
     if (code.startsWith("08") || code === "57P01" || code === "57P02" || code === "57P03" || code === "53300") {
@@ -83,4 +86,43 @@ export function isRetryableSqlError(err: unknown): boolean {
 export function isDataError(err: unknown): boolean {
   const code = sqlState(err);
   return code !== undefined && /^(22|23|P0)/.test(code);
+}
+
+/**
+ * Failures that happen before a call reaches the database: no connection
+ * (refused, timed out, a full pool, a server that is starting up or refuses
+ * connections), or a client already known dead. Nothing of such a call can
+ * have committed.
+ */
+const NOT_SENT_MESSAGES = [
+  "timeout exceeded when trying to connect",
+  "Connection terminated due to connection timeout",
+  "Client has encountered a connection error and is not queryable",
+  "Connection is not established",
+  "the database system is starting up",
+  "the database system is shutting down",
+  "the database system is in recovery mode",
+];
+const NOT_SENT_CODES = ["ECONNREFUSED", "ENOTFOUND", "EHOSTUNREACH", "57P03", "53300", "08001", "08004"];
+
+/**
+ * True when the call may have been applied although no answer came back: the
+ * client gave up waiting (the pool's query_timeout, "Query read timeout") or
+ * the connection broke while the call was in the database (a crash, a reset,
+ * a terminated backend). The server may have committed it; only a retry with
+ * the same Idempotency-Key (or a read) tells. Conservative: a connection
+ * failure not known to have happened before sending counts as unknown.
+ */
+export function isOutcomeUnknown(err: unknown): boolean {
+  if (classifyError(err) !== "connection") return false;
+  const code = sqlState(err);
+  if (code !== undefined && NOT_SENT_CODES.includes(code)) return false;
+  const message = err instanceof Error ? err.message : "";
+  return !NOT_SENT_MESSAGES.some((m) => message.includes(m));
+}
+
+/** Lock and statement timeouts: the database rolled the call back; one item of a batch may have caused it. */
+export function isTimeoutError(err: unknown): boolean {
+  const c = classifyError(err);
+  return c === "lock_timeout" || c === "statement_timeout";
 }

@@ -1,7 +1,7 @@
 import type { NextFunction, Request, Response } from "express";
 import type { Logger } from "pino";
-import { classifyError } from "../db/postgres-errors.js";
-import { AppError, problemAnswer, ServiceUnavailableError } from "../errors.js";
+import { classifyError, isOutcomeUnknown } from "../db/postgres-errors.js";
+import { AppError, OutcomeUnknownError, problemAnswer, ServiceUnavailableError } from "../errors.js";
 
 function sendProblem(res: Response, err: AppError): void {
   const answer = problemAnswer(err);
@@ -16,9 +16,12 @@ export function notFoundHandler(req: Request, res: Response): void {
 
 /**
  * The one place errors become responses. Domain errors map by their code;
- * database unavailability, lock and statement timeouts and exhausted retries
- * map to 503 with Retry-After; anything else is a 500 whose body says nothing
- * internal, logged in full with the request id.
+ * database unavailability, a read-only database, lock and statement timeouts
+ * and exhausted retries map to 503 with Retry-After. A write whose call was
+ * in the database when the connection broke or the client stopped waiting
+ * may have committed: its 503 says `outcome: "unknown"` (src/errors.ts), and
+ * only that kind of 503 may have had an effect. Anything else is a 500 whose
+ * body says nothing internal, logged in full with the request id.
  */
 export function problemHandler(logger: Logger) {
   // Express recognises error middleware by its four parameters.
@@ -27,26 +30,38 @@ export function problemHandler(logger: Logger) {
       req.socket.destroy();
       return;
     }
-    if (err instanceof AppError) return sendProblem(res, err);
+    if (err instanceof AppError) {
+      sendProblem(res, err);
+      return;
+    }
 
     const kind = classifyError(err);
+    if (isOutcomeUnknown(err) && req.method !== "GET" && req.method !== "HEAD") {
+      (req.log ?? logger).warn({ err, kind }, "database stopped answering during a write: outcome unknown");
+      sendProblem(res, new OutcomeUnknownError());
+      return;
+    }
     if (
       kind === "connection" ||
+      kind === "read_only" ||
       kind === "lock_timeout" ||
       kind === "statement_timeout" ||
       kind === "serialization_failure" ||
       kind === "deadlock"
     ) {
       (req.log ?? logger).warn({ err, kind }, "database unavailable or contended");
-      return sendProblem(res, new ServiceUnavailableError());
+      sendProblem(res, new ServiceUnavailableError());
+      return;
     }
     if (err instanceof Error && err.name === "InternalConflictError") {
-      return sendProblem(res, new ServiceUnavailableError("The resource is under heavy contention; retry shortly."));
+      sendProblem(res, new ServiceUnavailableError("The resource is under heavy contention; retry shortly."));
+      return;
     }
     // body-parser's own client errors (aborted request and the like).
     const status = (err as { status?: number; expose?: boolean })?.status;
     if ((err as { expose?: boolean })?.expose && typeof status === "number" && status >= 400 && status < 500) {
-      return sendProblem(res, new AppError("malformed_json", 400, "Bad request", "The request body could not be read."));
+      sendProblem(res, new AppError("malformed_json", 400, "Bad request", "The request body could not be read."));
+      return;
     }
     (req.log ?? logger).error({ err }, "unhandled error");
     sendProblem(

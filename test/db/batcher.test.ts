@@ -91,6 +91,23 @@ describe("Batcher", () => {
   });
 });
 
+describe("Batcher: bounded queue wait", () => {
+  it("when an item waits in the queue past maxQueueWaitMs, then it is refused with the overflow error and never runs", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { ...LIMITS, maxQueueWaitMs: 100 });
+    const first = b.submit(1);
+    const waiting = b.submit(2);
+    const started = Date.now();
+    await expect(waiting).rejects.toThrow("overloaded");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(90);
+    expect(Date.now() - started).toBeLessThan(1000);
+    c.release[0]();
+    expect(await first).toBe(10);
+    await settle();
+    expect(c.batches).toEqual([[1]]);
+  });
+});
+
 describe("callBatchOrEachAlone", () => {
   const sqlError = (code: string) => Object.assign(new Error(`sqlstate ${code}`), { code });
 
@@ -106,14 +123,63 @@ describe("callBatchOrEachAlone", () => {
     expect(results.map((r) => (r.ok ? r.value : "error"))).toEqual([10, "error", 30]);
   });
 
-  it("when a batch fails otherwise (a lock timeout), then every item gets that error and nothing runs again", async () => {
+  it("when a batch fails with a lock or statement timeout, then its items run again one at a time, each answered as soon as it is decided", async () => {
+    for (const code of ["55P03", "57014"]) {
+      const calls: number[][] = [];
+      const answered: number[] = [];
+      let answeredWhileBlocked: number[] = [];
+      const b = new Batcher<number, number>(
+        (batch) =>
+          callBatchOrEachAlone(batch, async (items: number[]) => {
+            calls.push(items);
+            if (items.includes(2)) {
+              if (items.length > 1) await new Promise((r) => setTimeout(r, 40)); // the batch waits out a lock timeout
+              if (items.length === 1) {
+                await new Promise((r) => setTimeout(r, 50)); // the blocked one waits alone
+                answeredWhileBlocked = [...answered];
+              }
+              throw sqlError(code);
+            }
+            return items.map((n) => n * 10);
+          }),
+        { ...LIMITS, maxInFlight: 1 },
+      );
+      const gate = b.submit(0); // goes alone; the next three wait and go together
+      const three = [1, 3, 2].map((n) => b.submit(n).finally(() => answered.push(n)));
+      expect(await gate).toBe(0);
+      const results = await Promise.allSettled(three);
+      expect(calls).toEqual([[0], [1, 3, 2], [1], [3], [2]]);
+      expect(results.map((r) => (r.status === "fulfilled" ? r.value : (r.reason as { code: string }).code))).toEqual([10, 30, code]);
+      expect(answeredWhileBlocked).toEqual([1, 3]); // not held back until the blocked one is decided
+    }
+  });
+
+  it("when items behind a blocked one could not be decided within 1.5 times the batch's timeout, then they get a 503 without running", async () => {
+    const calls: number[][] = [];
+    const results = await callBatchOrEachAlone([2, 4, 1], async (items: number[]) => {
+      calls.push(items);
+      if (items.includes(2) || items.includes(4)) {
+        await new Promise((r) => setTimeout(r, 100)); // each blocked call waits out the lock timeout
+        throw sqlError("55P03");
+      }
+      return items.map((n) => n * 10);
+    });
+    expect(calls).toEqual([[2, 4, 1], [2]]); // 4 and 1 would start after 150 ms: not run
+    expect(results.map((r) => (r.ok ? r.value : ((r.error as { code?: string }).code ?? (r.error as Error).name)))).toEqual([
+      "55P03",
+      "service_unavailable",
+      "service_unavailable",
+    ]);
+  });
+
+  it("when a batch fails for every item alike (the connection), then every item gets that error and nothing runs again", async () => {
     const calls: number[][] = [];
     const results = await callBatchOrEachAlone([1, 2, 3], async (items: number[]) => {
       calls.push(items);
-      throw sqlError("55P03");
+      throw sqlError("08006");
     });
     expect(calls).toEqual([[1, 2, 3]]);
-    expect(results.every((r) => !r.ok && (r.error as { code: string }).code === "55P03")).toBe(true);
+    expect(results.every((r) => !r.ok && (r.error as { code: string }).code === "08006")).toBe(true);
   });
 
   it("when a batch hits a deadlock, then the whole batch is retried before anything else", async () => {

@@ -4,6 +4,8 @@ import { registry } from "../../metrics/registry.js";
 import { isDraining } from "../draining.js";
 import { buildOpenApiDocument } from "../openapi.js";
 
+const READY_PROBE_TIMEOUT_MS = 2000;
+
 /** Liveness, readiness (503 while draining) and Prometheus metrics; no API key needed. */
 export function opsRouter(ds: DataSource): Router {
   const r = Router();
@@ -18,15 +20,21 @@ export function opsRouter(ds: DataSource): Router {
   r.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
+  // Bounded: a database that stopped answering makes /readyz 503 within
+  // READY_PROBE_TIMEOUT_MS, not after the pool's query timeout.
   r.get("/readyz", async (_req, res) => {
     if (isDraining()) {
       res.setHeader("Retry-After", "1");
       res.status(503).json({ status: "unavailable", reason: "draining" });
       return;
     }
+    let timer: NodeJS.Timeout | undefined;
     try {
       if (!ds.isInitialized) throw new Error("not initialised");
-      const pending = await ds.showMigrations();
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("readiness probe timed out")), READY_PROBE_TIMEOUT_MS);
+      });
+      const pending = await Promise.race([ds.showMigrations(), timeout]);
       if (pending) {
         res.status(503).json({ status: "unavailable", reason: "migrations pending" });
         return;
@@ -35,6 +43,8 @@ export function opsRouter(ds: DataSource): Router {
     } catch {
       res.setHeader("Retry-After", "1");
       res.status(503).json({ status: "unavailable", reason: "database unreachable" });
+    } finally {
+      clearTimeout(timer);
     }
   });
   r.get("/metrics", async (_req, res) => {
