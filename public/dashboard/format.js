@@ -20,7 +20,6 @@ export function setCurrency(code) {
 }
 
 export const currencyCode = () => currency;
-export const currencyMinorDigits = () => minorDigits;
 
 export const money = (cents) => moneyFormat.format(cents / 10 ** minorDigits);
 export const compactMoney = (cents) => compactMoneyFormat.format(cents / 10 ** minorDigits);
@@ -50,9 +49,6 @@ export function utcDay(ms, offsetDays = 0) {
 
 /** "14:02:03 UTC". */
 export const utcTime = (ms) => `${new Date(ms).toISOString().slice(11, 19)} UTC`;
-
-/** "2024-05-01 14:02 UTC". */
-export const utcDateTime = (ms) => `${new Date(ms).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 
 /** A span as people say it: "45s", "3m", "2h 5m", "3d 4h". */
 export function span(ms) {

@@ -1,3 +1,4 @@
+import type request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
@@ -51,7 +52,7 @@ describe("Idempotency-Key while the first request is in flight, and after a fail
     const runner = t.ds.createQueryRunner();
     await runner.connect();
     await runner.startTransaction();
-    let first;
+    let first: request.Response;
     try {
       await runner.query(`SELECT * FROM products WHERE sku = $1 FOR UPDATE`, [p.sku]);
       first = await t

@@ -19,7 +19,8 @@ afterEach(() => {
 
 function countPrototypeChanges(): { changed: number } {
   const counter = { changed: 0 };
-  const real = (realSetPrototypeOf = Object.setPrototypeOf);
+  realSetPrototypeOf = Object.setPrototypeOf;
+  const real = realSetPrototypeOf;
   Object.setPrototypeOf = ((o: object, proto: object | null) => {
     const live = o instanceof http.IncomingMessage || o instanceof http.ServerResponse;
     if (live && Object.getPrototypeOf(o) !== proto) counter.changed += 1;

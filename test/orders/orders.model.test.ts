@@ -64,7 +64,9 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
   }
   const available = (s: number) => model.onHand[s] - model.reserved[s];
   const wire = (lines: Line[]) => lines.map((l) => ({ sku: skus[l.sku], quantity: l.quantity }));
-  const release = (o: ModelOrder) => o.lines.forEach((l) => (model.reserved[l.sku] -= l.quantity));
+  const release = (o: ModelOrder) => {
+    for (const l of o.lines) model.reserved[l.sku] -= l.quantity;
+  };
 
   for (const cmd of cmds) {
     const ctx = JSON.stringify(cmd);
@@ -76,7 +78,7 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
         const fits = cmd.lines.every((l) => l.quantity <= available(l.sku));
         expect(res.status, ctx).toBe(fits ? 201 : 409);
         if (fits) {
-          cmd.lines.forEach((l) => (model.reserved[l.sku] += l.quantity));
+          for (const l of cmd.lines) model.reserved[l.sku] += l.quantity;
           model.orders.push({ id: res.body.id, status: "reserved", lines: cmd.lines, version: 1 });
         }
         model.sent.push({ key, body, status: res.status, id: res.body.id });
@@ -107,12 +109,12 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
           expect([res.status, res.body.code], ctx).toEqual([409, "invalid_state"]);
         } else {
           const delta = new Map<number, number>();
-          o.lines.forEach((l) => delta.set(l.sku, (delta.get(l.sku) ?? 0) - l.quantity));
-          cmd.lines.forEach((l) => delta.set(l.sku, (delta.get(l.sku) ?? 0) + l.quantity));
+          for (const l of o.lines) delta.set(l.sku, (delta.get(l.sku) ?? 0) - l.quantity);
+          for (const l of cmd.lines) delta.set(l.sku, (delta.get(l.sku) ?? 0) + l.quantity);
           const fits = [...delta].every(([s, d]) => d <= available(s));
           expect(res.status, ctx).toBe(fits ? 200 : 409);
           if (fits) {
-            delta.forEach((d, s) => (model.reserved[s] += d));
+            for (const [s, d] of delta) model.reserved[s] += d;
             o.lines = cmd.lines;
             o.version++;
           }
@@ -163,7 +165,9 @@ async function runSequence(initial: number[], cmds: Cmd[]): Promise<void> {
     // After every step: all products and every order agree with the model.
     const rows = await t.ds.query(`SELECT sku, on_hand, reserved FROM products WHERE sku = ANY($1)`, [skus]);
     const bySku = new Map(rows.map((r: { sku: string; on_hand: number; reserved: number }) => [r.sku, r]));
-    skus.forEach((sku, i) => expect(bySku.get(sku), ctx).toEqual({ sku, on_hand: model.onHand[i], reserved: model.reserved[i] }));
+    skus.forEach((sku, i) => {
+      expect(bySku.get(sku), ctx).toEqual({ sku, on_hand: model.onHand[i], reserved: model.reserved[i] });
+    });
     for (const o of model.orders) {
       const [row] = await t.ds.query(`SELECT status, version FROM orders WHERE id = $1`, [o.id]);
       expect(row, `${ctx} order ${o.id}`).toEqual({ status: o.status, version: o.version });

@@ -12,7 +12,9 @@ import { newServiceConfig, removeDataDir, SERVICE_ADMIN_KEY, type ServiceConfig,
  */
 const admin = { Authorization: `Bearer ${SERVICE_ADMIN_KEY}`, "Content-Type": "application/json" };
 const dirs: ServiceConfig[] = [];
-afterAll(() => dirs.forEach((d) => removeDataDir(d.dataDir)));
+afterAll(() => {
+  for (const d of dirs) removeDataDir(d.dataDir);
+});
 
 async function scenario(point: string) {
   const cfg = await newServiceConfig({ ORDERLOCK_CRASH_AT: point, ORDERLOCK_CRASH_TOKEN: "doomed-key" });

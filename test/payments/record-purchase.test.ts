@@ -62,7 +62,9 @@ describe("orderlock_record_purchases (the counter upsert)", () => {
       const counted = await Promise.all(calls.map((p) => inTransaction(t.ds, (m) => recordPurchase(m, p, shards))));
 
       const countedPerPayment = new Map<string, number>();
-      calls.forEach((p, i) => countedPerPayment.set(p.paymentId, (countedPerPayment.get(p.paymentId) ?? 0) + (counted[i] ? 1 : 0)));
+      calls.forEach((p, i) => {
+        countedPerPayment.set(p.paymentId, (countedPerPayment.get(p.paymentId) ?? 0) + (counted[i] ? 1 : 0));
+      });
       expect([...countedPerPayment.values()]).toEqual(Array.from({ length: 12 }, () => 1));
       const totals = await todayTotals();
       expect(totals).toMatchObject({ purchases: 12, revenue: purchases.reduce((s, p) => s + p.amountCents, 0), customers: 3 });

@@ -112,7 +112,7 @@ export const productsPanel = { name: "products", path: "/v1/products", load, ren
 
 /** A product representation fresher than the last poll (after an action): show it now. */
 export function showProduct(p) {
-  if (!p || !p.sku) return;
+  if (!p?.sku) return;
   products.set(p.sku, p);
   draw();
 }
