@@ -22,6 +22,7 @@ import {
   ValidationError,
   VersionConflictError,
 } from "../errors.js";
+import { exampleProduct } from "../inventory/product-view.js";
 
 /**
  * Every problem `code` of the API contract, with when it happens and an
@@ -35,18 +36,6 @@ const internalExample: ProblemBody = {
   status: 500,
   detail: "Something went wrong on our side. Request id: 2f1d6c0e-2b1a-4c55-9d52-2b1f0a6f9e31.",
   code: "internal",
-};
-
-const exampleProduct = {
-  sku: "WIDGET-1",
-  name: "Blue widget",
-  priceCents: 1250,
-  onHand: 100,
-  reserved: 3,
-  available: 97,
-  version: 4,
-  createdAt: "2026-12-01T09:30:00.000Z",
-  updatedAt: "2026-12-01T10:02:11.000Z",
 };
 
 const fromError = (when: string, error: AppError) => ({ when, status: error.status, example: toProblem(error) });

@@ -3,6 +3,19 @@ import type { Product } from "../../entities/product.entity.js";
 
 const timestamp = z.iso.datetime();
 
+/** A product as the documentation shows it (OpenAPI examples). */
+export const exampleProduct = {
+  sku: "WIDGET-1",
+  name: "Blue widget",
+  priceCents: 1250,
+  onHand: 100,
+  reserved: 3,
+  available: 97,
+  version: 4,
+  createdAt: "2026-12-01T09:30:00.000Z",
+  updatedAt: "2026-12-01T10:02:11.000Z",
+};
+
 /** A product as the API shows it; the OpenAPI document describes it with this schema. */
 export const productView = z
   .object({
@@ -18,19 +31,7 @@ export const productView = z
   })
   .meta({
     id: "Product",
-    examples: [
-      {
-        sku: "WIDGET-1",
-        name: "Blue widget",
-        priceCents: 1250,
-        onHand: 100,
-        reserved: 3,
-        available: 97,
-        version: 4,
-        createdAt: "2026-12-01T09:30:00.000Z",
-        updatedAt: "2026-12-01T10:02:11.000Z",
-      },
-    ],
+    examples: [exampleProduct],
   });
 export type ProductView = z.infer<typeof productView>;
 
