@@ -11,6 +11,7 @@ import { PurchaseCounter } from "./purchase-counter.entity.js";
 import { RateLimit } from "./rate-limit.entity.js";
 import { SqlFunction } from "./sql-function.entity.js";
 import { StockAdjustment } from "./stock-adjustment.entity.js";
+import { WebhookEndpoint } from "./webhook-endpoint.entity.js";
 
 export const entities = [
   Customer,
@@ -26,4 +27,5 @@ export const entities = [
   IdempotencyKey,
   RateLimit,
   SqlFunction,
+  WebhookEndpoint,
 ];

@@ -20,6 +20,7 @@ import { paymentsRouter } from "./http/routes/payments.js";
 import { productsRouter } from "./http/routes/products.js";
 import { purchaseMetricsRouter } from "./http/routes/purchase-metrics.js";
 import { sandboxRouter } from "./http/routes/sandbox.js";
+import { type WebhookSettings, webhookEndpointsRouter } from "./http/routes/webhook-endpoints.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
 import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
@@ -43,6 +44,8 @@ export type AppDeps = {
    * be known only after listen(). Unset: the sandbox cannot deliver.
    */
   selfBaseUrl?: () => string;
+  /** Outgoing webhooks: the SSRF policy on endpoint URLs (default: https, public addresses only) and the retry window. */
+  webhooks?: WebhookSettings;
 };
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
@@ -95,6 +98,12 @@ export function buildApp(deps: AppDeps): Express {
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));
   app.use(eventsRouter(deps.ds));
+  app.use(
+    webhookEndpointsRouter(deps.ds, run, {
+      webhookSecret: deps.webhookSecret,
+      webhooks: deps.webhooks ?? { policy: { allowInsecure: false, allowPrivate: false }, retryHours: 24 },
+    }),
+  );
 
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));

@@ -53,11 +53,12 @@ export function commandHandler(ds: DataSource, idempotencyTtlHours: number) {
   return async (
     req: Request,
     res: Response,
-    options: { keyRequired: boolean },
+    /** `redact`: body members holding a secret shown once, stored as null (a replay shows null). */
+    options: { keyRequired: boolean; redact?: readonly string[] },
     work: (m: EntityManager) => Promise<StoredResponse>,
   ): Promise<void> => {
     const idempotency = idempotencyOf(req, options.keyRequired);
-    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work);
+    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work, options.redact);
     sendStored(res, response, replayed);
   };
 }

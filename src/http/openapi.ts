@@ -9,8 +9,12 @@ import {
   productResponse,
   purchasesResponse,
   reconciliationResponse,
+  redeliverAccepted,
   sandboxAccepted,
   webhookAck,
+  webhookDeliveryAttemptResponse,
+  webhookEndpointCreatedResponse,
+  webhookEndpointResponse,
 } from "./response-schemas.js";
 import { createCustomerBody } from "./routes/customers.js";
 import { listEventsQuery } from "./routes/events.js";
@@ -19,6 +23,13 @@ import { createPaymentBody } from "./routes/payments.js";
 import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
 import { purchasesQuery } from "./routes/purchase-metrics.js";
 import { sandboxEventBody } from "./routes/sandbox.js";
+import {
+  createWebhookEndpointBody,
+  eventIdSchema,
+  listWebhookEndpointsQuery,
+  redeliverEventBody,
+  updateWebhookEndpointBody,
+} from "./routes/webhook-endpoints.js";
 import { paymentEventBody } from "./routes/webhooks.js";
 import { skuSchema, uuidSchema } from "./schemas.js";
 
@@ -29,7 +40,7 @@ import { skuSchema, uuidSchema } from "./schemas.js";
  * and the fuzz test takes its routes and shapes from the document.
  */
 export type ApiOperation = {
-  method: "get" | "post" | "patch";
+  method: "get" | "post" | "patch" | "delete";
   /** Express form, e.g. /v1/orders/:id */
   path: string;
   summary: string;
@@ -233,6 +244,75 @@ export const apiOperations: ApiOperation[] = [
     query: listEventsQuery,
     success: { status: 200, description: "A page of events", schema: eventsPage },
     errors: [401, 403, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/webhook-endpoints",
+    summary: "Register a webhook endpoint; its signing secret is shown once",
+    auth: "admin",
+    body: createWebhookEndpointBody,
+    idempotencyKey: "optional",
+    success: { status: 201, description: "Created (the secret, once; a replay shows null)", schema: webhookEndpointCreatedResponse },
+    errors: [400, 401, 403, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints",
+    summary: "List webhook endpoints with their delivery health",
+    auth: "admin",
+    query: listWebhookEndpointsQuery,
+    success: { status: 200, description: "A page of endpoints", schema: pageOf(webhookEndpointResponse) },
+    errors: [401, 403, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Get a webhook endpoint",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 200, description: "The endpoint (ETag: its version)", schema: webhookEndpointResponse },
+    errors: [401, 403, 404],
+  },
+  {
+    method: "patch",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Change a webhook endpoint's url, event types, description or status (versioned)",
+    auth: "admin",
+    pathParams: id,
+    body: updateWebhookEndpointBody,
+    versioned: true,
+    success: { status: 200, description: "Updated", schema: webhookEndpointResponse },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422, 428],
+  },
+  {
+    method: "delete",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Delete a webhook endpoint (its pending deliveries are abandoned)",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 204, description: "Deleted" },
+    errors: [401, 403, 404],
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints/:id/deliveries",
+    summary: "An endpoint's delivery attempts, newest first",
+    auth: "admin",
+    pathParams: id,
+    query: listWebhookEndpointsQuery,
+    success: { status: 200, description: "A page of attempts", schema: pageOf(webhookDeliveryAttemptResponse) },
+    errors: [401, 403, 404, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/events/:id/redeliver",
+    summary: "Deliver an event to an endpoint again, now",
+    auth: "admin",
+    pathParams: { id: eventIdSchema },
+    body: redeliverEventBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Scheduled", schema: redeliverAccepted },
+    errors: [400, 401, 403, 404, 413, 415, 422],
   },
 ];
 

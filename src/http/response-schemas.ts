@@ -21,6 +21,12 @@ export const problemResponse = z
 
 import { eventView } from "../events/event-view.js";
 
+export {
+  createdWebhookEndpointView as webhookEndpointCreatedResponse,
+  webhookDeliveryAttemptView as webhookDeliveryAttemptResponse,
+  webhookEndpointView as webhookEndpointResponse,
+} from "../events/webhook-endpoint-view.js";
+
 export { productView as productResponse } from "../inventory/product-view.js";
 export { orderView as orderResponse } from "../orders/order-view.js";
 export { paymentView as paymentResponse } from "../payments/payment-view.js";
@@ -51,3 +57,5 @@ export const reconciliationResponse = z.object({
 export const sandboxAccepted = z.object({ paymentId: z.uuid(), type: z.string(), eventId: z.string(), deliveries: z.int() });
 
 export const eventsPage = z.object({ items: z.array(eventView), nextCursor: z.string() });
+
+export const redeliverAccepted = z.object({ eventId: z.string(), endpointId: z.uuid(), scheduled: z.literal(true) });

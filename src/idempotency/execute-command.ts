@@ -25,12 +25,17 @@ export type CommandOutcome = { response: StoredResponse; replayed: boolean };
  *    can be used again.
  *
  * Without a key the work simply runs in its own transaction.
+ *
+ * `redact` names top-level members of the response body that hold a secret
+ * shown once (an endpoint's signing secret): the stored answer has them
+ * `null`, so a replay never shows the secret again.
  */
 export async function executeCommand(
   ds: DataSource,
   idempotency: IdempotencyContext | undefined,
   ttlHours: number,
   work: (m: EntityManager) => Promise<StoredResponse>,
+  redact: readonly string[] = [],
 ): Promise<CommandOutcome> {
   if (!idempotency) return { response: await inTransaction(ds, work), replayed: false };
   const { scope, key, fingerprint } = idempotency;
@@ -57,10 +62,18 @@ export async function executeCommand(
       await sql(m, "ROLLBACK TO SAVEPOINT idempotent_work");
       response = problemAnswer(err);
     }
-    await insertKey(m, scope, key, fingerprint, response);
+    await insertKey(m, scope, key, fingerprint, withoutSecrets(response, redact));
     crashPoint("command:before-commit", key);
     return { response, replayed: false };
   });
   if (!outcome.replayed) crashPoint("command:after-commit", key);
   return outcome;
+}
+
+function withoutSecrets(response: StoredResponse, redact: readonly string[]): StoredResponse {
+  const body = response.body;
+  if (redact.length === 0 || body === null || typeof body !== "object" || Array.isArray(body)) return response;
+  const stored: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  for (const member of redact) if (member in stored) stored[member] = null;
+  return { ...response, body: stored };
 }

@@ -74,3 +74,13 @@ export const paymentMetrics = {
 
 // Every outcome is exported from the start (as 0), so rates and alerts work before the first event.
 for (const outcome of ["processed", "duplicate", "ignored", "invalid_signature"]) paymentMetrics.webhookEvents.labels({ outcome }).inc(0);
+
+export const webhookMetrics = {
+  deliveries: new Counter({
+    name: "orderlock_webhook_deliveries_total",
+    help: "Outgoing webhook attempts by outcome: delivered, failed (will be retried), abandoned (out of time)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
+};
+for (const outcome of ["delivered", "failed", "abandoned"]) webhookMetrics.deliveries.labels({ outcome }).inc(0);
