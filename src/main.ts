@@ -2,6 +2,7 @@ import { buildApp } from "./app.js";
 import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
+import { startWebhookRelay } from "./events/start-webhook-relay.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
 
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
+  const webhookUrlPolicy = { allowInsecure: config.webhooks.allowInsecureUrls, allowPrivate: config.webhooks.allowPrivateUrls };
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
     ds: db.ds,
@@ -28,12 +30,23 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    webhooks: { policy: webhookUrlPolicy, retryHours: config.webhooks.retryHours },
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
   const jobs = startBackgroundJobs(db.ds, config, logger);
+  const relay = startWebhookRelay(db.ds, {
+    serviceSecret: db.webhookSecret,
+    policy: webhookUrlPolicy,
+    retryDelaysMs: config.webhooks.retryDelaysMs,
+    retryHours: config.webhooks.retryHours,
+    timeoutMs: config.webhooks.timeoutMs,
+    concurrency: config.webhooks.concurrency,
+    intervalMs: config.webhooks.relayIntervalMs,
+    logger,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -54,7 +67,7 @@ async function main(): Promise<void> {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);
     server.closeAllConnections();
-    await jobs.stop();
+    await Promise.all([jobs.stop(), relay.stop()]);
     await db.close();
     logger.info("stopped");
     process.exit(0);

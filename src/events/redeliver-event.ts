@@ -16,7 +16,7 @@ export async function redeliverEvent(m: EntityManager, eventId: string, endpoint
           w AS (SELECT id FROM webhook_endpoints WHERE id = $2 AND deleted_at IS NULL),
           up AS (
             INSERT INTO webhook_deliveries (endpoint_id, event_id, resource_id, position, seq, give_up_at)
-            SELECT w.id, e.id, e.resource_id, e.position, e.seq, now() + make_interval(secs => $3 * 3600) FROM e, w
+            SELECT w.id, e.id, e.resource_id, e.position, e.seq, now() + make_interval(secs => $3::float8 * 3600) FROM e, w
             ON CONFLICT (endpoint_id, event_id) DO UPDATE
                SET status = 'pending', finished_at = NULL, next_attempt_at = now(), give_up_at = EXCLUDED.give_up_at
             RETURNING 1

@@ -64,7 +64,7 @@ export async function fanOutEvents(ds: DataSource, retryHours: number): Promise<
             LIMIT $1) e
      ), ins AS (
        INSERT INTO webhook_deliveries (endpoint_id, event_id, resource_id, position, seq, give_up_at)
-       SELECT b.endpoint_id, b.id, b.resource_id, b.position, b.seq, now() + make_interval(secs => $2 * 3600)
+       SELECT b.endpoint_id, b.id, b.resource_id, b.position, b.seq, now() + make_interval(secs => $2::float8 * 3600)
          FROM batch b
         WHERE b.event_types IS NULL OR b.type = ANY (b.event_types)
        ON CONFLICT (endpoint_id, event_id) DO NOTHING
@@ -110,7 +110,7 @@ async function claimDeliveries(ds: DataSource, limit: number, leaseMs: number): 
           FOR UPDATE OF d SKIP LOCKED
      )
      UPDATE webhook_deliveries d
-        SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2 / 1000.0)
+        SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
        FROM due, webhook_endpoints w, events e
       WHERE d.endpoint_id = due.endpoint_id AND d.event_id = due.event_id AND w.id = d.endpoint_id AND e.id = d.event_id
   RETURNING d.endpoint_id, d.attempts, w.url, w.secret_encrypted, e.id, e.type, e.created_at, e.facts`,
@@ -131,14 +131,14 @@ async function recordAttempt(ds: DataSource, c: Claimed, o: Outcome, retryDelayM
           FOR UPDATE
      ), verdict AS (
        SELECT CASE WHEN $4 THEN 'delivered'
-                   WHEN now() + make_interval(secs => $5 / 1000.0) > cur.give_up_at THEN 'abandoned'
+                   WHEN now() + make_interval(secs => $5::float8 / 1000) > cur.give_up_at THEN 'abandoned'
                    ELSE 'pending' END AS status
          FROM cur
      ), d AS (
        UPDATE webhook_deliveries x
           SET status = v.status,
               finished_at = CASE WHEN v.status = 'pending' THEN NULL ELSE now() END,
-              next_attempt_at = CASE WHEN v.status = 'pending' THEN now() + make_interval(secs => $5 / 1000.0) ELSE x.next_attempt_at END
+              next_attempt_at = CASE WHEN v.status = 'pending' THEN now() + make_interval(secs => $5::float8 / 1000) ELSE x.next_attempt_at END
          FROM cur, verdict v
         WHERE x.endpoint_id = cur.endpoint_id AND x.event_id = cur.event_id
     RETURNING v.status
