@@ -9,6 +9,7 @@ import { barChart } from "./chart.js";
 import { byId, h, setText, syncRows } from "./dom.js";
 import { clock, compactMoney, int, money, perMinute, setCurrency, shortId, span, utcDay, utcTime } from "./format.js";
 import { CounterRates, counterBy, counterTotal, parsePrometheus } from "./prometheus.js";
+import { loadWebhooks, renderWebhooks } from "./webhooks.js";
 
 const POLL_MS = 5_000;
 const RECONCILE_EVERY_MS = 30_000; // it sums every succeeded payment: not on every poll
@@ -431,6 +432,7 @@ const PANELS = [
   { name: "concurrency", path: "/metrics", load: loadMetrics, render: renderMetrics },
   { name: "products", path: "/v1/products", load: loadProducts, render: renderProducts },
   { name: "orders", path: "/v1/orders", load: loadOrders, render: renderOrders },
+  { name: "webhooks", path: "/v1/webhook-endpoints", load: () => loadWebhooks(get), render: (d) => renderWebhooks(d, serverNow()) },
 ];
 
 /** A 401 or 403 anywhere ends the session with a clear message. True if handled. */
