@@ -196,24 +196,40 @@ async function attempt(s: RelaySettings, c: Claimed, body: string): Promise<Outc
   return { ok, refused: false, ...r };
 }
 
-/** One relay tick on this instance. Returns how many deliveries it attempted. */
-export async function relayWebhooks(ds: DataSource, s: RelaySettings): Promise<number> {
+/** One delivery, claimed: POST outside any transaction, then record the result. Never throws. */
+async function deliverClaimed(ds: DataSource, s: RelaySettings, c: Claimed): Promise<void> {
+  try {
+    const body = JSON.stringify(renderEvent(ds, c));
+    const outcome = await attempt(s, c, body);
+    const status = await recordAttempt(ds, c, outcome, retryDelayMs(s.retryDelaysMs, c.attempts));
+    if (status === "delivered") webhookMetrics.deliveries.inc({ outcome: "delivered" });
+    else if (status === "abandoned") webhookMetrics.deliveries.inc({ outcome: "abandoned" });
+    else if (!outcome.ok) webhookMetrics.deliveries.inc({ outcome: "failed" });
+    if (status === "abandoned") s.logger.warn({ endpointId: c.endpoint_id, eventId: c.id }, "webhook delivery abandoned");
+  } catch (err) {
+    // Not recorded: the lease runs out and the delivery is attempted again.
+    s.logger.warn({ err, endpointId: c.endpoint_id, eventId: c.id }, "webhook delivery could not be recorded");
+  }
+}
+
+/**
+ * One relay tick on this instance: fan out, then claim as many due
+ * deliveries as there are free slots (`concurrency` minus those in flight)
+ * and start them without waiting, so one slow endpoint does not hold up the
+ * next tick. `inFlight` holds the running deliveries. Returns how many it started.
+ */
+export async function relayWebhooks(ds: DataSource, s: RelaySettings, inFlight: Set<Promise<void>>): Promise<number> {
   await abandonExpiredDeliveries(ds);
   while ((await fanOutEvents(ds, s.retryHours)) === FAN_OUT_BATCH) {
     // a long backlog: keep fanning out before delivering
   }
-  // The lease outlasts the slowest attempt (DNS + POST are each bounded by timeoutMs).
-  const claimed = await claimDeliveries(ds, s.concurrency, 2 * s.timeoutMs + 5000);
-  await Promise.all(
-    claimed.map(async (c) => {
-      const body = JSON.stringify(renderEvent(ds, c));
-      const outcome = await attempt(s, c, body);
-      const status = await recordAttempt(ds, c, outcome, retryDelayMs(s.retryDelaysMs, c.attempts));
-      if (status === "delivered") webhookMetrics.deliveries.inc({ outcome: "delivered" });
-      else if (status === "abandoned") webhookMetrics.deliveries.inc({ outcome: "abandoned" });
-      else if (!outcome.ok) webhookMetrics.deliveries.inc({ outcome: "failed" });
-      if (status === "abandoned") s.logger.warn({ endpointId: c.endpoint_id, eventId: c.id }, "webhook delivery abandoned");
-    }),
-  );
+  const free = s.concurrency - inFlight.size;
+  if (free <= 0) return 0;
+  // The lease outlasts the slowest attempt (DNS and POST are each bounded by timeoutMs).
+  const claimed = await claimDeliveries(ds, free, 2 * s.timeoutMs + 5000);
+  for (const c of claimed) {
+    const p: Promise<void> = deliverClaimed(ds, s, c).finally(() => inFlight.delete(p));
+    inFlight.add(p);
+  }
   return claimed.length;
 }

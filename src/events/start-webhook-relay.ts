@@ -3,19 +3,21 @@ import { type RelaySettings, relayWebhooks } from "./relay-webhooks.js";
 
 /**
  * Runs the relay on this instance: a tick every `intervalMs`, at once again
- * when a tick found a full batch. Ticks never overlap; stop() waits for the
- * one in progress. Every instance runs one; they share the work through the
+ * when a tick filled every free slot. Ticks never overlap; deliveries run
+ * past their tick, at most `concurrency` at once; stop() waits for the tick
+ * and the deliveries in progress (each bounded by the timeout). Every instance runs one; they share the work through the
  * database (relay-webhooks.ts). A failing tick is logged and tried again.
  */
 export function startWebhookRelay(ds: DataSource, settings: RelaySettings & { intervalMs: number }) {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   let current: Promise<void> = Promise.resolve();
+  const inFlight = new Set<Promise<void>>();
   const schedule = (ms: number) => {
     if (stopped) return;
     timer = setTimeout(() => {
-      current = relayWebhooks(ds, settings)
-        .then((n) => schedule(n >= settings.concurrency ? 0 : settings.intervalMs))
+      current = relayWebhooks(ds, settings, inFlight)
+        .then((n) => schedule(n > 0 && inFlight.size < settings.concurrency ? 0 : settings.intervalMs))
         .catch((err: unknown) => {
           settings.logger.warn({ err }, "webhook relay tick failed");
           schedule(settings.intervalMs);
@@ -28,6 +30,7 @@ export function startWebhookRelay(ds: DataSource, settings: RelaySettings & { in
       stopped = true;
       clearTimeout(timer);
       await current;
+      await Promise.all([...inFlight]);
     },
   };
 }

@@ -146,4 +146,30 @@ describe("webhook delivery", () => {
       await receiver.close();
     }
   }, 60_000);
+
+  it("when one endpoint hangs, then another endpoint's deliveries go on meanwhile (a slow endpoint holds up nothing else)", async () => {
+    const slow = await startReceiver(() => "hang");
+    const fast = await startReceiver(() => 200);
+    const a = await registerEndpoint(slow.url, { eventTypes: ["order.placed"] });
+    const b = await registerEndpoint(fast.url, { eventTypes: ["order.placed"] });
+    slow.setSecret(a.secret);
+    fast.setSecret(b.secret);
+    try {
+      const p = await createProduct(t, { onHand: 10 });
+      const c = await createCustomer(t);
+      await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]);
+      await eventually(async () => expect(slow.received.length).toBe(1));
+      const hungAt = slow.received[0].atMs;
+      // While the first POST to the slow endpoint is still open (2 s timeout), new events reach the fast one.
+      const second = await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]);
+      await eventually(async () => expect(fast.received.some((r) => r.body.data.object.id === second.id)).toBe(true));
+      const got = fast.received.find((r) => r.body.data.object.id === second.id)!;
+      expect(got.atMs - hungAt).toBeLessThan(2000);
+    } finally {
+      await t.http().delete(`/v1/webhook-endpoints/${a.id}`).set(t.admin);
+      await t.http().delete(`/v1/webhook-endpoints/${b.id}`).set(t.admin);
+      await slow.close();
+      await fast.close();
+    }
+  }, 60_000);
 });
