@@ -75,6 +75,8 @@ describe("POST /v1/webhook-endpoints", () => {
     ["https://[fd00::1]/hook", "fd00::1"],
     ["https://100.64.0.1/hook", "100.64.0.1"],
     ["https://0.0.0.0/hook", "0.0.0.0"],
+    ["https://2130706433/hook", "127.0.0.1"], // a decimal IPv4 literal, normalised by the URL parser
+    ["https://0x7f.1/hook", "127.0.0.1"],
     ["https://[::ffff:127.0.0.1]/hook", "::ffff:7f00:1"],
     ["https://user:pw@hooks.example.test/hook", "credentials"],
     ["https://nowhere.example.test/hook", "resolve"],
