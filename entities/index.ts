@@ -12,6 +12,7 @@ import { PurchaseCounter } from "./purchase-counter.entity.js";
 import { RateLimit } from "./rate-limit.entity.js";
 import { SqlFunction } from "./sql-function.entity.js";
 import { StockAdjustment } from "./stock-adjustment.entity.js";
+import { WebhookEndpoint } from "./webhook-endpoint.entity.js";
 
 export const entities = [
   Customer,
@@ -28,4 +29,5 @@ export const entities = [
   IdempotencyKey,
   RateLimit,
   SqlFunction,
+  WebhookEndpoint,
 ];

@@ -23,6 +23,7 @@ import { paymentsRouter } from "./http/routes/payments.js";
 import { productsRouter } from "./http/routes/products.js";
 import { purchaseMetricsRouter } from "./http/routes/purchase-metrics.js";
 import { sandboxRouter } from "./http/routes/sandbox.js";
+import { type WebhookSettings, webhookEndpointsRouter } from "./http/routes/webhook-endpoints.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
 import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
@@ -48,6 +49,8 @@ export type AppDeps = {
   selfBaseUrl?: () => string;
   /** Where purchase-metrics reads go (DATABASE_REPLICA_URL while fresh); unset: the primary. */
   readReplica?: ReadReplica;
+  /** Outgoing webhooks: the SSRF policy on endpoint URLs (default: https, public addresses only) and the retry window. */
+  webhooks?: WebhookSettings;
 };
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
@@ -103,6 +106,12 @@ export function buildApp(deps: AppDeps): Express {
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds, deps.readReplica ?? primaryOnly(deps.ds)));
   app.use(eventsRouter(deps.ds));
+  app.use(
+    webhookEndpointsRouter(deps.ds, run, {
+      webhookSecret: deps.webhookSecret,
+      webhooks: deps.webhooks ?? { policy: { allowInsecure: false, allowPrivate: false }, retryHours: 24 },
+    }),
+  );
 
   app.use(notFoundHandler);
   app.use(problemHandler(deps.logger));

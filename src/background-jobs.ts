@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
 import type { Config } from "./config.js";
+import { purgeOldEvents } from "./events/purge-old-events.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
 import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
 import { expireReservations } from "./orders/expire-reservations.js";
@@ -18,6 +19,7 @@ export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logg
     { name: "expire-reservations", everyMs: config.sweepIntervalMs, run: () => expireReservations(ds) },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
     { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
+    { name: "purge-old-events", everyMs: 600_000, run: () => purgeOldEvents(ds, config.eventRetentionDays) },
     // Keeps the drift gauge current for alerting, not only when someone asks.
     { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds) },
   ];

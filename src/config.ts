@@ -35,6 +35,22 @@ const envSchema = z.object({
   SWEEP_INTERVAL_MS: intFrom(1000, 50, 3600000),
   SHUTDOWN_GRACE_MS: intFrom(10000, 0, 600000),
   SHUTDOWN_DRAIN_MS: intFrom(0, 0, 600000),
+  WEBHOOK_ALLOW_INSECURE_URLS: z.enum(["0", "1"]).default("0"),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(["0", "1"]).default("0"),
+  WEBHOOK_RETRY_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 30)
+    .default(24),
+  // Back-off after the 1st, 2nd... failed attempt (ms, comma-separated); the last repeats.
+  WEBHOOK_RETRY_DELAYS_MS: z
+    .string()
+    .regex(/^\d{1,9}(,\d{1,9})*$/)
+    .default("5000,30000,120000,600000,1800000,3600000"),
+  WEBHOOK_TIMEOUT_MS: intFrom(10000, 100, 60000),
+  WEBHOOK_RELAY_INTERVAL_MS: intFrom(500, 10, 60000),
+  WEBHOOK_CONCURRENCY: intFrom(16, 1, 200),
+  EVENT_RETENTION_DAYS: intFrom(30, 1, 3650),
 });
 
 export type Config = {
@@ -68,6 +84,16 @@ export type Config = {
   shutdownGraceMs: number;
   /** After SIGTERM: out of rotation (/readyz 503) but still serving, before it stops accepting. */
   shutdownDrainMs: number;
+  webhooks: {
+    allowInsecureUrls: boolean;
+    allowPrivateUrls: boolean;
+    retryHours: number;
+    retryDelaysMs: number[];
+    timeoutMs: number;
+    relayIntervalMs: number;
+    concurrency: number;
+  };
+  eventRetentionDays: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -106,5 +132,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     sweepIntervalMs: e.SWEEP_INTERVAL_MS,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    webhooks: {
+      allowInsecureUrls: e.WEBHOOK_ALLOW_INSECURE_URLS === "1",
+      allowPrivateUrls: e.WEBHOOK_ALLOW_PRIVATE_URLS === "1",
+      retryHours: e.WEBHOOK_RETRY_HOURS,
+      retryDelaysMs: e.WEBHOOK_RETRY_DELAYS_MS.split(",").map(Number),
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      relayIntervalMs: e.WEBHOOK_RELAY_INTERVAL_MS,
+      concurrency: e.WEBHOOK_CONCURRENCY,
+    },
+    eventRetentionDays: e.EVENT_RETENTION_DAYS,
   };
 }

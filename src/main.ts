@@ -19,15 +19,23 @@ async function main(): Promise<void> {
   const stopTracing = await startTracingIfRequested();
   if (stopTracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER }, "OpenTelemetry tracing on");
   // Everything that loads express or pg comes after tracing has started (its hooks patch them on load).
-  const [{ buildApp }, { startBackgroundJobs }, { openDatabase }, { createHttpServer }, { startReadReplica }, { startDraining }] =
-    await Promise.all([
-      import("./app.js"),
-      import("./background-jobs.js"),
-      import("./db/open-database.js"),
-      import("./http/server.js"),
-      import("./db/read-replica.js"),
-      import("./http/draining.js"),
-    ]);
+  const [
+    { buildApp },
+    { startBackgroundJobs },
+    { openDatabase },
+    { createHttpServer },
+    { startReadReplica },
+    { startDraining },
+    { startWebhookRelay },
+  ] = await Promise.all([
+    import("./app.js"),
+    import("./background-jobs.js"),
+    import("./db/open-database.js"),
+    import("./http/server.js"),
+    import("./db/read-replica.js"),
+    import("./http/draining.js"),
+    import("./events/start-webhook-relay.js"),
+  ]);
   const db = await openDatabase(config, logger);
   const readReplica = startReadReplica({
     primary: db.ds,
@@ -36,6 +44,7 @@ async function main(): Promise<void> {
     db: config.db,
     logger,
   });
+  const webhookUrlPolicy = { allowInsecure: config.webhooks.allowInsecureUrls, allowPrivate: config.webhooks.allowPrivateUrls };
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const app = buildApp({
     ds: db.ds,
@@ -50,12 +59,23 @@ async function main(): Promise<void> {
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
     readReplica,
+    webhooks: { policy: webhookUrlPolicy, retryHours: config.webhooks.retryHours },
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
   const jobs = startBackgroundJobs(db.ds, config, logger);
+  const relay = startWebhookRelay(db.ds, {
+    serviceSecret: db.webhookSecret,
+    policy: webhookUrlPolicy,
+    retryDelaysMs: config.webhooks.retryDelaysMs,
+    retryHours: config.webhooks.retryHours,
+    timeoutMs: config.webhooks.timeoutMs,
+    concurrency: config.webhooks.concurrency,
+    intervalMs: config.webhooks.relayIntervalMs,
+    logger,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -82,7 +102,7 @@ async function main(): Promise<void> {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);
     server.closeAllConnections();
-    await jobs.stop();
+    await Promise.all([jobs.stop(), relay.stop()]);
     await readReplica.close();
     await db.close();
     await stopTracing?.().catch((err: unknown) => logger.warn({ err }, "flushing traces failed"));

@@ -17,10 +17,11 @@ import { notAvailable, setPanelProblem } from "./panels/panel.js";
 import { productsPanel, setupProducts, showProduct } from "./panels/products.js";
 import { purchasesPanel, setupPurchases } from "./panels/purchases.js";
 import { reconciliationPanel, setupReconciliation } from "./panels/reconciliation.js";
+import { webhooksPanel } from "./panels/webhooks.js";
 
 const POLL_MS = 5_000;
 
-const PANELS = [purchasesPanel, reconciliationPanel, collisionsPanel, productsPanel, ordersPanel];
+const PANELS = [purchasesPanel, reconciliationPanel, collisionsPanel, productsPanel, ordersPanel, webhooksPanel];
 
 const ui = {
   loginView: byId("login-view"),

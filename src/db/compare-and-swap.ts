@@ -2,10 +2,11 @@ import type { EntityManager } from "typeorm";
 import type { Order } from "../../entities/order.entity.js";
 import type { Payment } from "../../entities/payment.entity.js";
 import type { Product } from "../../entities/product.entity.js";
+import type { WebhookEndpoint } from "../../entities/webhook-endpoint.entity.js";
 import { asEntity, sql } from "./sql.js";
 
 /** The versioned entities. */
-type Versioned = typeof Product | typeof Order | typeof Payment;
+type Versioned = typeof Product | typeof Order | typeof Payment | typeof WebhookEndpoint;
 
 export type CasResult<T> = { ok: true; row: T } | { ok: false };
 

@@ -15,8 +15,13 @@ import {
   productResponse,
   purchasesResponse,
   reconciliationResponse,
+  redeliverAccepted,
   sandboxAccepted,
   webhookAck,
+  webhookDeliveryPage,
+  webhookEndpointCreatedResponse,
+  webhookEndpointPage,
+  webhookEndpointResponse,
 } from "./response-schemas.js";
 import { createCustomerBody, issueApiKeyBody } from "./routes/customers.js";
 import { listEventsQuery } from "./routes/events.js";
@@ -25,6 +30,13 @@ import { createPaymentBody } from "./routes/payments.js";
 import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
 import { purchasesQuery } from "./routes/purchase-metrics.js";
 import { sandboxEventBody } from "./routes/sandbox.js";
+import {
+  createWebhookEndpointBody,
+  eventIdSchema,
+  listWebhookEndpointsQuery,
+  redeliverEventBody,
+  updateWebhookEndpointBody,
+} from "./routes/webhook-endpoints.js";
 import { paymentEventBody } from "./routes/webhooks.js";
 import { skuSchema, uuidSchema } from "./schemas.js";
 
@@ -47,7 +59,8 @@ export type ApiOperation = {
   versioned?: boolean;
   /** A request body the route accepts (a test parses it with `body`). */
   example?: unknown;
-  success: { status: number; description: string; schema: z.ZodType };
+  /** No schema: an empty answer (204). */
+  success: { status: number; description: string; schema?: z.ZodType };
   /**
    * The problem codes of this operation's own rules. The codes every route
    * of its kind can answer (auth, body, idempotency, versioning, 503...) are
@@ -274,6 +287,71 @@ export const apiOperations: ApiOperation[] = [
     query: listEventsQuery,
     success: { status: 200, description: "A page of events", schema: eventsPage },
   },
+  {
+    method: "post",
+    path: "/v1/webhook-endpoints",
+    summary: "Register a webhook endpoint; its signing secret is shown once",
+    auth: "admin",
+    body: createWebhookEndpointBody,
+    idempotencyKey: "optional",
+    example: { url: "https://hooks.example.com/orderlock", eventTypes: ["order.placed", "order.paid"], description: "Fulfilment" },
+    success: { status: 201, description: "Created (the secret, once; a replay shows null)", schema: webhookEndpointCreatedResponse },
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints",
+    summary: "List webhook endpoints with their delivery health",
+    auth: "admin",
+    query: listWebhookEndpointsQuery,
+    success: { status: 200, description: "A page of endpoints", schema: webhookEndpointPage },
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Get a webhook endpoint",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 200, description: "The endpoint (ETag: its version)", schema: webhookEndpointResponse },
+  },
+  {
+    method: "patch",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Change a webhook endpoint's url, event types, description or status (versioned)",
+    auth: "admin",
+    pathParams: id,
+    body: updateWebhookEndpointBody,
+    example: { status: "disabled", version: 2 },
+    versioned: true,
+    success: { status: 200, description: "Updated", schema: webhookEndpointResponse },
+  },
+  {
+    method: "delete",
+    path: "/v1/webhook-endpoints/:id",
+    summary: "Delete a webhook endpoint (its pending deliveries are abandoned)",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 204, description: "Deleted" },
+  },
+  {
+    method: "get",
+    path: "/v1/webhook-endpoints/:id/deliveries",
+    summary: "An endpoint's delivery attempts, newest first",
+    auth: "admin",
+    pathParams: id,
+    query: listWebhookEndpointsQuery,
+    success: { status: 200, description: "A page of attempts", schema: webhookDeliveryPage },
+  },
+  {
+    method: "post",
+    path: "/v1/events/:id/redeliver",
+    summary: "Deliver an event to an endpoint again, now",
+    auth: "admin",
+    pathParams: { id: eventIdSchema },
+    body: redeliverEventBody,
+    idempotencyKey: "optional",
+    example: { endpointId: "7a1c2e3f-4b5d-4c6e-8f90-1a2b3c4d5e6f" },
+    success: { status: 202, description: "Scheduled", schema: redeliverAccepted },
+  },
 ];
 
 const SCHEMA_OPTIONS = { unrepresentable: "any", target: "draft-2020-12" } as const;
@@ -297,7 +375,11 @@ const ref = (s: z.ZodType) => ({ $ref: `#/components/schemas/${idOf(s)}` });
  */
 function responseComponents(): Record<string, unknown> {
   const registry = z.registry<{ id: string }>();
-  for (const s of [problemResponse, ...Object.values(problemSchemas), ...apiOperations.map((op) => op.success.schema)]) {
+  for (const s of [
+    problemResponse,
+    ...Object.values(problemSchemas),
+    ...apiOperations.flatMap((op) => (op.success.schema ? [op.success.schema] : [])),
+  ]) {
     if (!registry.has(s)) registry.add(s, { id: idOf(s) });
   }
   const { schemas } = z.toJSONSchema(registry, { ...SCHEMA_OPTIONS, io: "output", uri: (id) => `#/components/schemas/${id}` });
@@ -447,7 +529,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
     }
 
     const codes = problemCodesOf(op);
-    const successId = idOf(op.success.schema);
+    const successId = op.success.schema ? idOf(op.success.schema) : "";
     const successHeaders: Record<string, unknown> = {};
     if (["Product", "Order", "Payment"].includes(successId)) successHeaders.ETag = header('The resource\'s version, quoted: `"4"`.');
     if (op.success.status === 201) successHeaders.Location = header("The new resource's URL path.");
@@ -457,7 +539,7 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       [op.success.status]: {
         description: op.success.description,
         ...(Object.keys(successHeaders).length ? { headers: successHeaders } : {}),
-        content: { "application/json": { schema: ref(op.success.schema) } },
+        ...(op.success.schema ? { content: { "application/json": { schema: ref(op.success.schema) } } } : {}),
       },
       ...problemResponses(codes),
     };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { eventView } from "../events/event-view.js";
+import { createdWebhookEndpointView, webhookDeliveryAttemptView, webhookEndpointView } from "../events/webhook-endpoint-view.js";
 import { productView } from "../inventory/product-view.js";
 import { orderView } from "../orders/order-view.js";
 import { paymentView } from "../payments/payment-view.js";
@@ -34,6 +35,12 @@ const problemExtensions: Partial<Record<ProblemCode, z.ZodRawShape>> = {
   version_conflict: { currentVersion: z.int(), current: z.record(z.string(), z.unknown()) },
   out_of_stock: { unavailable: z.array(shortfall) },
   validation_failed: { errors: z.array(z.object({ path: z.string(), message: z.string() })) },
+};
+
+export {
+  createdWebhookEndpointView as webhookEndpointCreatedResponse,
+  webhookDeliveryAttemptView as webhookDeliveryAttemptResponse,
+  webhookEndpointView as webhookEndpointResponse,
 };
 
 const pascal = (code: string) => code.replace(/(^|_)([a-z])/g, (_m, _u, c: string) => c.toUpperCase());
@@ -108,3 +115,10 @@ export const sandboxAccepted = z
   .meta({ id: "SandboxAccepted" });
 
 export const eventsPage = z.object({ items: z.array(eventView), nextCursor: z.string() }).meta({ id: "EventPage" });
+
+export const redeliverAccepted = z
+  .object({ eventId: z.string(), endpointId: z.uuid(), scheduled: z.literal(true) })
+  .meta({ id: "RedeliverAccepted" });
+
+export const webhookEndpointPage = pageOf(webhookEndpointView).meta({ id: "WebhookEndpointPage" });
+export const webhookDeliveryPage = pageOf(webhookDeliveryAttemptView).meta({ id: "WebhookDeliveryPage" });

@@ -94,3 +94,12 @@ export const replicaMetrics = {
   }),
 };
 for (const source of ["replica", "primary"]) replicaMetrics.reads.labels({ source }).inc(0);
+export const webhookMetrics = {
+  deliveries: new Counter({
+    name: "orderlock_webhook_deliveries_total",
+    help: "Outgoing webhook attempts by outcome: delivered, failed (will be retried), abandoned (out of time)",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  }),
+};
+for (const outcome of ["delivered", "failed", "abandoned"]) webhookMetrics.deliveries.labels({ outcome }).inc(0);

@@ -189,7 +189,9 @@ async function stateFingerprint(): Promise<string> {
            (SELECT count(*) || ':' || count(revoked_at) FROM customer_api_keys) AS api_keys,
            (SELECT count(*) FROM stock_adjustments) AS adjustments,
            (SELECT count(*) FROM payment_events) AS events,
-           (SELECT count(*) FROM counted_payments) AS counted`);
+           (SELECT count(*) FROM counted_payments) AS counted,
+           (SELECT count(*) || ':' || coalesce(sum(version), 0) FROM webhook_endpoints) AS endpoints,
+           (SELECT count(*) || ':' || coalesce(sum(attempts), 0) FROM webhook_deliveries) AS deliveries`);
   return JSON.stringify(row);
 }
 

@@ -432,6 +432,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints with their delivery health
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `validation_failed`, `service_unavailable`, `internal`.
+         */
+        get: operations["getV1WebhookEndpoints"];
+        put?: never;
+        /**
+         * Register a webhook endpoint; its signing secret is shown once
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1WebhookEndpoints"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `not_found`, `service_unavailable`, `internal`.
+         */
+        get: operations["getV1WebhookEndpointsId"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint (its pending deliveries are abandoned)
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `not_found`, `service_unavailable`, `internal`.
+         */
+        delete: operations["deleteV1WebhookEndpointsId"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint's url, event types, description or status (versioned)
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Versioned:** send `If-Match: "<version>"` (or `version` in the body); a stale one is `409 version_conflict`, never an overwrite.
+         *
+         *     **Problem codes:** `malformed_json`, `unauthorized`, `forbidden`, `not_found`, `version_conflict`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `precondition_required`, `service_unavailable`, `internal`.
+         */
+        patch: operations["patchV1WebhookEndpointsId"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An endpoint's delivery attempts, newest first
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `not_found`, `validation_failed`, `service_unavailable`, `internal`.
+         */
+        get: operations["getV1WebhookEndpointsIdDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver an event to an endpoint again, now
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1EventsIdRedeliver"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1141,6 +1253,65 @@ export interface components {
             items: components["schemas"]["__shared"][];
             nextCursor: string;
         };
+        /** @description `secret` is shown here once; an Idempotency-Key replay shows null. */
+        WebhookEndpointWithSecret: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            eventTypes: ("order.placed" | "order.changed" | "order.cancelled" | "order.expired" | "order.paid" | "order.refunded" | "payment.failed" | "payment.expired" | "refund.succeeded" | "refund.failed")[] | null;
+            description: string | null;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            health: {
+                lastSuccessAt: string | null;
+                lastFailureAt: string | null;
+                lastError: string | null;
+                failingStreak: number;
+                pendingDeliveries: number;
+            };
+            secret: string | null;
+        };
+        WebhookEndpointPage: {
+            items: components["schemas"]["WebhookEndpoint"][];
+            nextCursor: string | null;
+        };
+        WebhookEndpoint: {
+            /** Format: uuid */
+            id: string;
+            url: string;
+            eventTypes: ("order.placed" | "order.changed" | "order.cancelled" | "order.expired" | "order.paid" | "order.refunded" | "payment.failed" | "payment.expired" | "refund.succeeded" | "refund.failed")[] | null;
+            description: string | null;
+            /** @enum {string} */
+            status: "enabled" | "disabled";
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            health: {
+                lastSuccessAt: string | null;
+                lastFailureAt: string | null;
+                lastError: string | null;
+                failingStreak: number;
+                pendingDeliveries: number;
+            };
+        };
+        WebhookDeliveryPage: {
+            items: components["schemas"]["__shared"][];
+            nextCursor: string | null;
+        };
+        RedeliverAccepted: {
+            eventId: string;
+            /** Format: uuid */
+            endpointId: string;
+            /** @constant */
+            scheduled: true;
+        };
         __shared: {
             $defs: {
                 Event: {
@@ -1152,6 +1323,17 @@ export interface components {
                     data: {
                         object: components["schemas"]["Order"] | components["schemas"]["Payment"];
                     };
+                };
+                WebhookDeliveryAttempt: {
+                    eventId: string;
+                    attempt: number;
+                    /** @enum {string} */
+                    status: "delivered" | "failed" | "refused" | "abandoned";
+                    httpStatus: number | null;
+                    durationMs: number;
+                    error: string | null;
+                    /** Format: date-time */
+                    at: string;
                 };
             };
         };
@@ -4146,6 +4328,916 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    getV1WebhookEndpoints: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of endpoints */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointPage"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1WebhookEndpoints: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "url": "https://hooks.example.com/orderlock",
+                 *       "eventTypes": [
+                 *         "order.placed",
+                 *         "order.paid"
+                 *       ],
+                 *       "description": "Fulfilment"
+                 *     }
+                 */
+                "application/json": {
+                    url: string;
+                    eventTypes?: ("order.placed" | "order.changed" | "order.cancelled" | "order.expired" | "order.paid" | "order.refunded" | "payment.failed" | "payment.expired" | "refund.succeeded" | "refund.failed")[];
+                    description?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Created (the secret, once; a replay shows null) */
+            201: {
+                headers: {
+                    /** @description The new resource's URL path. */
+                    Location?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `idempotency_key_in_use`.
+             *
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    getV1WebhookEndpointsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The endpoint (ETag: its version) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    deleteV1WebhookEndpointsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    patchV1WebhookEndpointsId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description The version you read, as its ETag: `"4"`.
+                 * @example "4"
+                 */
+                "If-Match"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "disabled",
+                 *       "version": 2
+                 *     }
+                 */
+                "application/json": {
+                    url?: string;
+                    eventTypes?: ("order.placed" | "order.changed" | "order.cancelled" | "order.expired" | "order.paid" | "order.refunded" | "payment.failed" | "payment.expired" | "refund.succeeded" | "refund.failed")[] | null;
+                    description?: string | null;
+                    /** @enum {string} */
+                    status?: "enabled" | "disabled";
+                    version?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookEndpoint"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `version_conflict`.
+             *
+             *     - `version_conflict`: The caller's version precondition is stale; `currentVersion` and `current` (the current representation) are in the body and the current `ETag` in the headers.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["VersionConflictProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Precondition required. Problem codes: `precondition_required`.
+             *
+             *     - `precondition_required`: A versioned update without `If-Match` and without `version`.
+             */
+            428: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PreconditionRequiredProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    getV1WebhookEndpointsIdDeliveries: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of attempts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveryPage"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1EventsIdRedeliver: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "endpointId": "7a1c2e3f-4b5d-4c6e-8f90-1a2b3c4d5e6f"
+                 *     }
+                 */
+                "application/json": {
+                    /** Format: uuid */
+                    endpointId: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Scheduled */
+            202: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RedeliverAccepted"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `idempotency_key_in_use`.
+             *
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
                 };
             };
             /**

@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeOldEvents } from "../../src/events/purge-old-events.js";
+import { createCustomer, createProduct } from "../support/factories.js";
+import { placeOrder } from "../support/payment-factories.js";
+import { startTestApp, type TestApp } from "../support/test-app.js";
+
+/** Event retention: old events go in bounded batches; any a webhook still needs stays. */
+let t: TestApp;
+beforeAll(async () => {
+  t = await startTestApp({ webhooks: { policy: { allowInsecure: true, allowPrivate: true }, retryHours: 24 } });
+});
+afterAll(async () => t.close());
+
+const eventOf = async (orderId: string) => (await t.ds.query(`SELECT id FROM events WHERE resource_id = $1`, [orderId]))[0].id as string;
+
+describe("purgeOldEvents", () => {
+  it("when events are past EVENT_RETENTION_DAYS, then they are deleted in batches, except one a pending delivery or an endpoint's cursor still needs", async () => {
+    const p = await createProduct(t, { onHand: 100 });
+    const c = await createCustomer(t);
+    const [a, b, old] = [
+      await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]),
+      await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]),
+      await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]),
+    ];
+    const ep = (await t.http().post("/v1/webhook-endpoints").set(t.admin).send({ url: "http://127.0.0.1:9/hook" })).body;
+    // After the endpoint: its cursor (no relay runs here) has not passed this one.
+    const ahead = await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]);
+    const fresh = await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]);
+    const [evA, evB, evOld, evAhead, evFresh] = await Promise.all([a, b, old, ahead, fresh].map((o) => eventOf(o.id)));
+
+    // evA: a pending delivery (a redelivery); evB: a finished delivery with its attempt log.
+    expect((await t.http().post(`/v1/events/${evA}/redeliver`).set(t.admin).send({ endpointId: ep.id })).status).toBe(202);
+    expect((await t.http().post(`/v1/events/${evB}/redeliver`).set(t.admin).send({ endpointId: ep.id })).status).toBe(202);
+    await t.ds.query(`UPDATE webhook_deliveries SET status = 'delivered', finished_at = now(), attempts = 1 WHERE event_id = $1`, [evB]);
+    await t.ds.query(
+      `INSERT INTO webhook_delivery_attempts (endpoint_id, event_id, attempt, status, http_status, duration_ms) VALUES ($1, $2, 1, 'delivered', 200, 5)`,
+      [ep.id, evB],
+    );
+    await t.ds.query(`UPDATE events SET created_at = now() - interval '40 days' WHERE id <> $1`, [evFresh]);
+
+    expect(await purgeOldEvents(t.ds, 30, 1)).toBe(2);
+    const left = (await t.ds.query(`SELECT id FROM events`)).map((r: { id: string }) => r.id);
+    expect(left).toEqual(expect.arrayContaining([evA, evAhead, evFresh]));
+    expect(left).not.toContain(evB);
+    expect(left).not.toContain(evOld);
+    expect(Number((await t.ds.query(`SELECT count(*) FROM webhook_delivery_attempts WHERE event_id = $1`, [evB]))[0].count)).toBe(0);
+    // Once the pending delivery is done and the cursor has moved on, they go too.
+    await t.ds.query(`UPDATE webhook_deliveries SET status = 'abandoned', finished_at = now() WHERE event_id = $1`, [evA]);
+    await t.ds.query(
+      `UPDATE webhook_endpoint_states SET cursor_position = (SELECT max(position) FROM events), cursor_seq = 9223372036854775807`,
+    );
+    expect(await purgeOldEvents(t.ds, 30, 1)).toBe(2);
+    expect((await t.ds.query(`SELECT id FROM events`)).map((r: { id: string }) => r.id)).toEqual([evFresh]);
+  });
+});
