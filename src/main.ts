@@ -1,4 +1,4 @@
-import { buildApp } from "./app.js";
+import { buildApp, sandboxProviderFor } from "./app.js";
 import { startBackgroundJobs } from "./background-jobs.js";
 import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
@@ -16,6 +16,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
+  const selfBaseUrl = () => `http://127.0.0.1:${boundPort}`;
+  const provider = sandboxProviderFor({ selfBaseUrl, webhookSecret: db.webhookSecret, logger });
   const app = buildApp({
     ds: db.ds,
     logger,
@@ -27,13 +29,14 @@ async function main(): Promise<void> {
     idempotencyTtlHours: config.idempotencyTtlHours,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
-    selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    selfBaseUrl,
+    provider,
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
-  const jobs = startBackgroundJobs(db.ds, config, logger);
+  const jobs = startBackgroundJobs(db.ds, config, logger, provider);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

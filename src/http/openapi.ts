@@ -9,7 +9,10 @@ import {
   productResponse,
   purchasesResponse,
   reconciliationResponse,
+  refundResponse,
   sandboxAccepted,
+  sandboxDisputeAccepted,
+  sandboxRefundAccepted,
   webhookAck,
 } from "./response-schemas.js";
 import { createCustomerBody } from "./routes/customers.js";
@@ -18,7 +21,8 @@ import { cancelOrderBody, changeOrderBody, listOrdersQuery, placeOrderBody } fro
 import { createPaymentBody } from "./routes/payments.js";
 import { createProductBody, listProductsQuery, stockAdjustmentBody, updateProductBody } from "./routes/products.js";
 import { purchasesQuery } from "./routes/purchase-metrics.js";
-import { sandboxEventBody } from "./routes/sandbox.js";
+import { createRefundBody, listRefundsQuery } from "./routes/refunds.js";
+import { sandboxDisputeBody, sandboxEventBody } from "./routes/sandbox.js";
 import { paymentEventBody } from "./routes/webhooks.js";
 import { skuSchema, uuidSchema } from "./schemas.js";
 
@@ -180,7 +184,7 @@ export const apiOperations: ApiOperation[] = [
   {
     method: "post",
     path: "/v1/webhooks/payments",
-    summary: "Payment provider events (signed with Payment-Signature)",
+    summary: "Payment provider events: payments, refunds, disputes (signed with Payment-Signature)",
     auth: "webhook",
     body: paymentEventBody,
     success: { status: 200, description: "Received", schema: webhookAck },
@@ -209,6 +213,80 @@ export const apiOperations: ApiOperation[] = [
     errors: [400, 401, 403, 404, 409, 413, 415, 422],
   },
   {
+    method: "post",
+    path: "/v1/payments/:id/refunds",
+    summary: "Refund (part of) a succeeded payment; requested from the provider after commit",
+    auth: "admin",
+    pathParams: id,
+    body: createRefundBody,
+    idempotencyKey: "required",
+    success: { status: 201, description: "Refund pending (Location, ETag)", schema: refundResponse },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/payments/:id/refunds",
+    summary: "A payment's refunds, newest first",
+    auth: "admin",
+    pathParams: id,
+    query: listRefundsQuery,
+    success: { status: 200, description: "A page of refunds", schema: pageOf(refundResponse) },
+    errors: [401, 403, 404, 422],
+  },
+  {
+    method: "get",
+    path: "/v1/refunds/:id",
+    summary: "Get a refund",
+    auth: "admin",
+    pathParams: id,
+    success: { status: 200, description: "The refund (ETag: its version)", schema: refundResponse },
+    errors: [401, 403, 404],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/refunds/:id/succeed",
+    summary: "Sandbox provider: deliver refund.succeeded",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxEventBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxRefundAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/refunds/:id/fail",
+    summary: "Sandbox provider: deliver refund.failed",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxEventBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxRefundAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/payments/:id/funds-withdrawn",
+    summary: "Sandbox provider: deliver dispute.funds_withdrawn (a chargeback)",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxDisputeBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxDisputeAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
+    method: "post",
+    path: "/v1/sandbox/payments/:id/funds-reinstated",
+    summary: "Sandbox provider: deliver dispute.funds_reinstated (a dispute won)",
+    auth: "admin",
+    pathParams: id,
+    body: sandboxDisputeBody,
+    idempotencyKey: "optional",
+    success: { status: 202, description: "Accepted for delivery", schema: sandboxDisputeAccepted },
+    errors: [400, 401, 403, 404, 409, 413, 415, 422],
+  },
+  {
     method: "get",
     path: "/v1/metrics/purchases",
     summary: "Purchase counters per UTC day",
@@ -220,7 +298,7 @@ export const apiOperations: ApiOperation[] = [
   {
     method: "get",
     path: "/v1/metrics/purchases/reconciliation",
-    summary: "Counters against the raw succeeded payments",
+    summary: "Counters against the raw succeeded payments and refunds",
     auth: "admin",
     success: { status: 200, description: "Reconciliation", schema: reconciliationResponse },
     errors: [401, 403],
