@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { DataSource } from "typeorm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { migrations } from "../../migrations/index.js";
 import { createDataSource } from "../../ormconfig.js";
 import { migrate } from "../../src/db/migrate.js";
 import { loadSqlFunctions } from "../../src/db/sql-functions.js";
@@ -71,14 +72,15 @@ describe("SQL functions as source files", () => {
       await Promise.all(instances.map((d) => d.initialize()));
       const results = await Promise.all(instances.map((d) => migrate(d)));
       await Promise.all(instances.map((d) => d.destroy()));
-      expect(results.flatMap((r) => r.migrations)).toEqual(["InitialSchema1764000000000"]);
+      const names = migrations.map((m) => new m().name);
+      expect(results.flatMap((r) => r.migrations)).toEqual(names);
       expect(results.flatMap((r) => r.functions).sort()).toEqual(
         loadSqlFunctions()
           .map((s) => s.name)
           .sort(),
       );
       const recorded = await admin.query(`SELECT name FROM migrations`);
-      expect(recorded.rows).toEqual([{ name: "InitialSchema1764000000000" }]);
+      expect(recorded.rows).toEqual(names.map((name) => ({ name })));
     } finally {
       await admin.end();
       await db.drop();
