@@ -110,6 +110,11 @@ function renderPurchases({ rangeDays, report }) {
   setText(byId("kpi-purchases-today"), today ? `${int(today.purchases)} today` : "");
   setText(byId("kpi-revenue-today"), today ? `${money(today.revenueCents)} today` : "");
   setText(byId("kpi-customers-today"), today ? `${int(today.uniqueCustomers)} today` : "");
+  // Refunds are compensating entries on their own UTC day (a reversed dispute counts back on the day it was reversed).
+  setText(byId("kpi-refunds"), int(report.totals.refunds ?? 0));
+  setText(byId("kpi-refunded"), `${money(report.totals.refundedCents ?? 0)} refunded`);
+  setText(byId("kpi-net-revenue"), money(report.totals.netRevenueCents ?? report.totals.revenueCents));
+  setText(byId("kpi-net-revenue-today"), today ? `${money(today.netRevenueCents ?? today.revenueCents)} today` : "");
   const key = JSON.stringify([rangeDays, days]);
   if (key === state.lastChartKey) return; // unchanged: keep the SVG (and any open tooltip)
   state.lastChartKey = key;
@@ -160,6 +165,14 @@ function renderReconciliation(r) {
   setText(byId("recon-drift-revenue"), `${r.drift.revenueCents > 0 ? "+" : ""}${money(r.drift.revenueCents)}`);
   byId("recon-drift-purchases").classList.toggle("bad", r.drift.purchases !== 0);
   byId("recon-drift-revenue").classList.toggle("bad", r.drift.revenueCents !== 0);
+  setText(byId("recon-counter-refunds"), int(r.counters.refunds ?? 0));
+  setText(byId("recon-event-refunds"), int(r.events.refunds ?? 0));
+  setText(byId("recon-drift-refunds"), `${r.drift.refunds > 0 ? "+" : ""}${int(r.drift.refunds ?? 0)}`);
+  setText(byId("recon-counter-refunded"), money(r.counters.refundedCents ?? 0));
+  setText(byId("recon-event-refunded"), money(r.events.refundedCents ?? 0));
+  setText(byId("recon-drift-refunded"), `${r.drift.refundedCents > 0 ? "+" : ""}${money(r.drift.refundedCents ?? 0)}`);
+  byId("recon-drift-refunds").classList.toggle("bad", (r.drift.refunds ?? 0) !== 0);
+  byId("recon-drift-refunded").classList.toggle("bad", (r.drift.refundedCents ?? 0) !== 0);
   setText(byId("recon-checked"), `Checked ${utcTime(Date.parse(r.checkedAt))}; rechecked every ${RECONCILE_EVERY_MS / 1000} s.`);
 }
 

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { recordProviderRefund } from "../../src/refunds/record-provider-refund.js";
+import { settleDisputeSignal } from "../../src/refunds/settle-dispute-signal.js";
+import { settleRefundSignal } from "../../src/refunds/settle-refund-signal.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import { createPayment, placeOrder, purchases, reconciliation, stockOf } from "../support/payment-factories.js";
 import { createRefund, deliverOutcome, paidPayment, postRefund, type RefundBody, refundEvent, row } from "../support/refund-factories.js";
@@ -182,5 +185,90 @@ describe("POST /v1/payments/:id/refunds", () => {
     }
     const res = await t.http().get(`/v1/refunds/${refund.id}`).set(t.admin);
     expect(res.body.providerRefundId).toBe(`sbx_re_${refund.id.replaceAll("-", "")}`);
+  });
+});
+
+describe("use cases the Stripe adapter calls", () => {
+  it("when the provider reports a refund made in its dashboard, then it becomes a succeeded refund here without restock, once, within what is refundable", async () => {
+    const { payment, order, p } = await paidPayment(t, 2, 1500);
+    const before = await purchases(t);
+    const stock = await stockOf(t, p.sku);
+    const first = await recordProviderRefund(t.ds, {
+      eventId: "evt_dash_1",
+      paymentId: payment.id,
+      providerRefundId: "re_dash_1",
+      amountCents: 500,
+    });
+    expect(first).toMatchObject({ outcome: "processed", counted: true });
+    // Another event about the same provider refund, and the same event again.
+    expect(
+      (await recordProviderRefund(t.ds, { eventId: "evt_dash_2", paymentId: payment.id, providerRefundId: "re_dash_1", amountCents: 500 }))
+        .outcome,
+    ).toBe("duplicate");
+    expect(
+      (await recordProviderRefund(t.ds, { eventId: "evt_dash_1", paymentId: payment.id, providerRefundId: "re_dash_1", amountCents: 500 }))
+        .outcome,
+    ).toBe("duplicate");
+    // By the provider's id, as a refund.updated would name it.
+    expect(
+      (await settleRefundSignal(t.ds, { eventId: "evt_dash_3", providerRefundId: "re_dash_1", outcome: "succeeded", amountCents: 500 }))
+        .outcome,
+    ).toBe("duplicate");
+    const tooMuch = await recordProviderRefund(t.ds, {
+      eventId: "evt_dash_4",
+      paymentId: payment.id,
+      providerRefundId: "re_dash_2",
+      amountCents: 2501,
+    });
+    expect(tooMuch.outcome).toBe("ignored");
+    expect(await stockOf(t, p.sku)).toEqual(stock);
+    expect(await orderOf(order.id)).toMatchObject({ status: "paid", refunded_cents: 500 });
+    const after = await purchases(t);
+    expect(after.totals.refunds - before.totals.refunds).toBe(1);
+    expect(after.totals.refundedCents - before.totals.refundedCents).toBe(500);
+    const list = await t.http().get(`/v1/payments/${payment.id}/refunds`).set(t.admin);
+    expect(list.body.items).toEqual([expect.objectContaining({ providerRefundId: "re_dash_1", status: "succeeded", lines: [] })]);
+  });
+
+  it("when a dispute signal arrives through settleDisputeSignal, then it is a succeeded dispute refund, and a reinstatement reverses it once", async () => {
+    const { payment } = await paidPayment(t, 1, 1500);
+    const before = await purchases(t);
+    expect(
+      (
+        await settleDisputeSignal(t.ds, {
+          eventId: "evt_dp_1",
+          paymentId: payment.id,
+          disputeId: "dp_1",
+          kind: "funds_withdrawn",
+          amountCents: 1500,
+        })
+      ).outcome,
+    ).toBe("processed");
+    expect(
+      (
+        await settleDisputeSignal(t.ds, {
+          eventId: "evt_dp_2",
+          paymentId: payment.id,
+          disputeId: "dp_1",
+          kind: "funds_reinstated",
+          amountCents: 1500,
+        })
+      ).outcome,
+    ).toBe("processed");
+    expect(
+      (
+        await settleDisputeSignal(t.ds, {
+          eventId: "evt_dp_3",
+          paymentId: payment.id,
+          disputeId: "dp_1",
+          kind: "funds_reinstated",
+          amountCents: 1500,
+        })
+      ).outcome,
+    ).toBe("duplicate");
+    const after = await purchases(t);
+    expect(after.totals.refunds).toBe(before.totals.refunds);
+    expect(after.totals.refundedCents).toBe(before.totals.refundedCents);
+    expect((await reconciliation(t)).ok).toBe(true);
   });
 });
