@@ -1,9 +1,12 @@
+import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { PaymentProvider } from "../../src/payments/providers/payment-provider.js";
 import { recordProviderRefund } from "../../src/refunds/record-provider-refund.js";
 import { settleDisputeSignal } from "../../src/refunds/settle-dispute-signal.js";
 import { settleRefundSignal } from "../../src/refunds/settle-refund-signal.js";
+import { submitOwedRefunds } from "../../src/refunds/submit-owed-refunds.js";
 import { createCustomer, createProduct } from "../support/factories.js";
-import { createPayment, placeOrder, purchases, reconciliation, stockOf } from "../support/payment-factories.js";
+import { createPayment, eventually, placeOrder, purchases, reconciliation, stockOf } from "../support/payment-factories.js";
 import { createRefund, deliverOutcome, paidPayment, postRefund, type RefundBody, refundEvent, row } from "../support/refund-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
@@ -270,5 +273,62 @@ describe("use cases the Stripe adapter calls", () => {
     expect(after.totals.refunds).toBe(before.totals.refunds);
     expect(after.totals.refundedCents).toBe(before.totals.refundedCents);
     expect((await reconciliation(t)).ok).toBe(true);
+  });
+});
+
+describe("the provider's side", () => {
+  it("when the sandbox is asked to succeed a refund, then its signed webhook settles it once, duplicates included", async () => {
+    const { payment, p } = await paidPayment(t, 2, 1500);
+    const refund = await createRefund(t, payment.id, {
+      reason: "sandbox",
+      amountCents: 1500,
+      lines: [{ sku: p.sku, quantity: 1, restock: true }],
+    });
+    const res = await t.http().post(`/v1/sandbox/refunds/${refund.id}/succeed`).set(t.admin).send({ duplicates: 3 });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ refundId: refund.id, type: "refund.succeeded", deliveries: 4 });
+    await eventually(async () => expect((await t.http().get(`/v1/refunds/${refund.id}`).set(t.admin)).body.status).toBe("succeeded"));
+    await new Promise((r) => setTimeout(r, 300)); // let the duplicates land
+    expect(await stockOf(t, p.sku)).toEqual({ on_hand: 9, reserved: 0 });
+    expect(await paymentOf(payment.id)).toMatchObject({ refunded_cents: 1500 });
+    const fail = await t.http().post(`/v1/sandbox/refunds/00000000-0000-4000-8000-000000000000/fail`).set(t.admin).send({});
+    expect(fail.status).toBe(404);
+  });
+
+  it("when the provider call after COMMIT fails, then the sweeper requests the refund again with the same key and records the provider's id", async () => {
+    const { payment } = await paidPayment(t);
+    const refund = await createRefund(t, payment.id, { reason: "x", amountCents: 10 });
+    // Let the route's own call land, then put the refund back as if the process had crashed before
+    // it: the recovery point (the pending refund) is committed, the provider's id is not.
+    await eventually(async () =>
+      expect(
+        (await row<{ provider_refund_id: string | null }>(t, `SELECT provider_refund_id FROM refunds WHERE id = $1`, [refund.id]))
+          .provider_refund_id,
+      ).not.toBeNull(),
+    );
+    await t.ds.query(`UPDATE refunds SET provider_refund_id = NULL WHERE id = $1`, [refund.id]);
+    const keys: string[] = [];
+    let down = true;
+    const provider: PaymentProvider = {
+      name: "sandbox",
+      newProviderPaymentId: (id) => id,
+      cancelPayment: async () => {},
+      requestRefund: async (r) => {
+        keys.push(r.refundId);
+        if (down) throw new Error("provider down");
+        return { providerRefundId: `re_${r.refundId}` };
+      },
+    };
+    const logger = pino({ level: "silent" });
+    await submitOwedRefunds(t.ds, provider, logger, 0);
+    expect(await row(t, `SELECT provider_refund_id FROM refunds WHERE id = $1`, [refund.id])).toEqual({ provider_refund_id: null });
+    down = false;
+    await submitOwedRefunds(t.ds, provider, logger, 0);
+    expect(await row(t, `SELECT provider_refund_id FROM refunds WHERE id = $1`, [refund.id])).toEqual({
+      provider_refund_id: `re_${refund.id}`,
+    });
+    expect(keys.filter((k) => k === refund.id)).toHaveLength(2);
+    await submitOwedRefunds(t.ds, provider, logger, 0);
+    expect(keys.filter((k) => k === refund.id)).toHaveLength(2); // recorded: never asked again
   });
 });
