@@ -69,7 +69,10 @@ describe("refund and dispute signals, shuffled and duplicated", () => {
               (SELECT count(*)::int FROM counted_refund_reversals WHERE refund_id IN (SELECT id FROM refunds WHERE payment_id = ANY($1::uuid[]))) AS reversals`,
       [paid.map((x) => x.payment.id)],
     );
-    expect(counted).toEqual({ refunds: 10, reversals: 2 });
+    // 5 refunds + 5 disputes counted, 2 reversed; or, where a reinstatement overtook its withdrawal,
+    // that dispute was never counted nor reversed. Either way: 8 net entries, each at most once.
+    expect(counted.refunds - counted.reversals).toBe(8);
+    expect(counted.refunds).toBeLessThanOrEqual(10);
   });
 
   it("when funds are reinstated before their withdrawal is seen, then the dispute nets to nothing and the late withdrawal is a duplicate", async () => {
