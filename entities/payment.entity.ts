@@ -14,7 +14,12 @@ export class Payment {
   /** Null until the provider has created its payment (after the COMMIT that created ours). */
   @Column({ name: "provider_payment_id", type: "text", nullable: true }) providerPaymentId: string | null;
   @Column({ name: "client_secret", type: "text", nullable: true }) clientSecret: string | null;
+  /** What succeeded refunds returned. */
   @Column({ name: "refunded_cents", type: "bigint" }) refundedCents: number;
+  /** The sum of the refunds that are not failed (pending or succeeded): never more than the amount (a CHECK). */
+  @Column({ name: "refund_claimed_cents", type: "bigint" }) refundClaimedCents: number;
+  /** When the provider's side of an expired payment was cancelled; NULL while that call is owed. */
+  @Column({ name: "provider_cancelled_at", type: "timestamptz", nullable: true }) providerCancelledAt: Date | null;
   @Column({ name: "expires_at", type: "timestamptz" }) expiresAt: Date;
   /** Changed only by compare-and-swap or under a row lock; never by save(). */
   @Column({ type: "integer" }) version: number;

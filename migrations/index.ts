@@ -1,6 +1,7 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
 import { Events1764000000001 } from "./1764000000001-Events.js";
 import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
+import { Refunds1764000000003 } from "./1764000000003-Refunds.js";
 import { WebhookEndpoints1764000000004 } from "./1764000000004-WebhookEndpoints.js";
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 
@@ -14,6 +15,7 @@ export const migrations = [
   InitialSchema1764000000000,
   Events1764000000001,
   PaymentsRound21764000000002,
+  Refunds1764000000003,
   WebhookEndpoints1764000000004,
   CustomerKeys1764000000100,
 ];

@@ -22,11 +22,12 @@ import { ordersRouter } from "./http/routes/orders.js";
 import { paymentsRouter } from "./http/routes/payments.js";
 import { productsRouter } from "./http/routes/products.js";
 import { purchaseMetricsRouter } from "./http/routes/purchase-metrics.js";
+import { refundsRouter } from "./http/routes/refunds.js";
 import { sandboxRouter } from "./http/routes/sandbox.js";
 import { type WebhookSettings, webhookEndpointsRouter } from "./http/routes/webhook-endpoints.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
-import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
+import { createSandboxProvider, type SandboxProvider } from "./payments/providers/sandbox-provider.js";
 
 export type AppDeps = {
   ds: DataSource;
@@ -51,7 +52,22 @@ export type AppDeps = {
   readReplica?: ReadReplica;
   /** Outgoing webhooks: the SSRF policy on endpoint URLs (default: https, public addresses only) and the retry window. */
   webhooks?: WebhookSettings;
+  /** The payment provider, shared with the background jobs (main.ts); unset → a sandbox provider of the app's own. */
+  provider?: SandboxProvider;
 };
+
+/** The built-in sandbox provider, delivering its webhooks to `selfBaseUrl`. */
+export function sandboxProviderFor(deps: Pick<AppDeps, "selfBaseUrl" | "webhookSecret" | "logger">): SandboxProvider {
+  return createSandboxProvider({
+    selfBaseUrl:
+      deps.selfBaseUrl ??
+      (() => {
+        throw new Error("selfBaseUrl is not configured: the sandbox provider cannot deliver webhooks");
+      }),
+    webhookSecret: deps.webhookSecret,
+    logger: deps.logger,
+  });
+}
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
 export function buildApp(deps: AppDeps): Express {
@@ -77,19 +93,11 @@ export function buildApp(deps: AppDeps): Express {
   app.use(dashboardRouter(deps.currency));
   app.use(docsRouter());
   app.use(parseJsonBody);
+  const sandbox = deps.provider ?? sandboxProviderFor(deps);
   // Authenticated by the provider's signature, not a Bearer key: mounted before the key check.
-  app.use(webhooksRouter(deps.ds, deps));
+  app.use(webhooksRouter(deps.ds, { ...deps, provider: sandbox }));
 
   const run = commandHandler(deps.ds, deps.idempotencyTtlHours);
-  const sandbox = createSandboxProvider({
-    selfBaseUrl:
-      deps.selfBaseUrl ??
-      (() => {
-        throw new Error("selfBaseUrl is not configured: the sandbox provider cannot deliver webhooks");
-      }),
-    webhookSecret: deps.webhookSecret,
-    logger: deps.logger,
-  });
   // Each app instance has its own key cache: it learns of revocations by expiry (src/customers/authenticate.ts).
   const authenticate = createKeyAuthenticator(deps.ds, deps.adminApiKey, deps.logger);
   app.use("/v1", requireApiKey(authenticate), rateLimitPerCustomer(deps.ds, deps.rateLimitPerMinute));
@@ -103,6 +111,7 @@ export function buildApp(deps: AppDeps): Express {
     }),
   );
   app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox, paymentTtlSeconds: deps.paymentTtlSeconds }));
+  app.use(refundsRouter(deps.ds, run, { provider: sandbox, logger: deps.logger }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds, deps.readReplica ?? primaryOnly(deps.ds)));
   app.use(eventsRouter(deps.ds));

@@ -5,7 +5,10 @@ import { purgeOldEvents } from "./events/purge-old-events.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
 import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
 import { expireReservations } from "./orders/expire-reservations.js";
+import { expirePayments } from "./payments/expire-payments.js";
+import type { PaymentProvider } from "./payments/providers/payment-provider.js";
 import { purgeExpiredRateLimits } from "./rate-limits/purge-expired-rate-limits.js";
+import { submitOwedRefunds } from "./refunds/submit-owed-refunds.js";
 
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
 
@@ -14,9 +17,18 @@ type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
  * once (SKIP LOCKED or conditional statements), so nothing here needs a
  * leader. A failing run is logged and tried again on the next tick.
  */
-export function startBackgroundJobs(ds: DataSource, config: Config, logger: Logger) {
+export function startBackgroundJobs(
+  ds: DataSource,
+  config: Pick<Config, "sweepIntervalMs" | "idempotencyTtlHours" | "eventRetentionDays">,
+  logger: Logger,
+  provider: PaymentProvider,
+) {
   const jobs: Job[] = [
     { name: "expire-reservations", everyMs: config.sweepIntervalMs, run: () => expireReservations(ds) },
+    // Pending payments past expiresAt → expired with their orders; then the provider's side is cancelled.
+    { name: "expire-payments", everyMs: config.sweepIntervalMs, run: () => expirePayments(ds, provider, logger) },
+    // Refunds whose provider call after COMMIT was cut short are requested again (same key: the refund id).
+    { name: "submit-owed-refunds", everyMs: 10_000, run: () => submitOwedRefunds(ds, provider, logger) },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
     { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
     { name: "purge-old-events", everyMs: 600_000, run: () => purgeOldEvents(ds, config.eventRetentionDays) },

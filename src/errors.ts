@@ -112,6 +112,19 @@ export class InvalidStateError extends AppError {
   }
 }
 
+/** A refund would take the payment's non-failed refunds past its amount. */
+export class RefundExceedsPaymentError extends AppError {
+  constructor(refundableCents: number) {
+    super(
+      "refund_exceeds_payment",
+      409,
+      "Refund exceeds payment",
+      `At most ${refundableCents} cents of this payment can still be refunded.`,
+      { refundableCents },
+    );
+  }
+}
+
 export class SkuExistsError extends AppError {
   constructor(sku: string) {
     super("sku_exists", 409, "SKU exists", `A product with SKU ${sku} already exists.`);

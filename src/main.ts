@@ -20,7 +20,7 @@ async function main(): Promise<void> {
   if (stopTracing) logger.info({ exporter: process.env.OTEL_TRACES_EXPORTER }, "OpenTelemetry tracing on");
   // Everything that loads express or pg comes after tracing has started (its hooks patch them on load).
   const [
-    { buildApp },
+    { buildApp, sandboxProviderFor },
     { startBackgroundJobs },
     { openDatabase },
     { createHttpServer },
@@ -46,6 +46,8 @@ async function main(): Promise<void> {
   });
   const webhookUrlPolicy = { allowInsecure: config.webhooks.allowInsecureUrls, allowPrivate: config.webhooks.allowPrivateUrls };
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
+  const selfBaseUrl = () => `http://127.0.0.1:${boundPort}`;
+  const provider = sandboxProviderFor({ selfBaseUrl, webhookSecret: db.webhookSecret, logger });
   const app = buildApp({
     ds: db.ds,
     logger,
@@ -57,7 +59,8 @@ async function main(): Promise<void> {
     idempotencyTtlHours: config.idempotencyTtlHours,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
-    selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    selfBaseUrl,
+    provider,
     readReplica,
     webhooks: { policy: webhookUrlPolicy, retryHours: config.webhooks.retryHours },
   });
@@ -65,7 +68,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
-  const jobs = startBackgroundJobs(db.ds, config, logger);
+  const jobs = startBackgroundJobs(db.ds, config, logger, provider);
   const relay = startWebhookRelay(db.ds, {
     serviceSecret: db.webhookSecret,
     policy: webhookUrlPolicy,

@@ -1,7 +1,7 @@
 -- The one way an event is written: in the transaction that makes the change,
 -- right after it, by the caller that holds the resource's row lock. The event
--- keeps the resource's facts as they are now (its row; an order with its
--- lines, orderlock_order_facts); the service renders `data.object` from them
+-- keeps the resource's facts as they are now (its row: a payment's, a
+-- refund's; an order with its lines, orderlock_order_facts); the service renders `data.object` from them
 -- with the resource's one renderer. Returns those facts.
 --
 -- Its feed position is this transaction's id, or the resource's previous
@@ -22,6 +22,8 @@ BEGIN
     v_facts := orderlock_order_facts(p_resource_id);
   ELSIF p_type LIKE 'payment.%' THEN
     SELECT to_jsonb(p) INTO v_facts FROM payments p WHERE p.id = p_resource_id;
+  ELSIF p_type LIKE 'refund.%' THEN
+    SELECT to_jsonb(r) INTO v_facts FROM refunds r WHERE r.id = p_resource_id;
   ELSE
     RAISE EXCEPTION 'no facts for event type %', p_type USING ERRCODE = '22023';
   END IF;

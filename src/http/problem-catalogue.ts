@@ -14,6 +14,7 @@ import {
   PreconditionRequiredError,
   type ProblemBody,
   RateLimitedError,
+  RefundExceedsPaymentError,
   ServiceUnavailableError,
   SkuExistsError,
   toProblem,
@@ -70,6 +71,10 @@ export const problemCatalogue = {
     new InvalidStateError("The order is pending_payment; only a reserved order can be changed."),
   ),
   sku_exists: fromError("A product with this SKU already exists.", new SkuExistsError("WIDGET-1")),
+  refund_exceeds_payment: fromError(
+    "A refund would take the payment's refunds past its amount; `refundableCents` says what is left.",
+    new RefundExceedsPaymentError(1200),
+  ),
   idempotency_key_in_use: fromError(
     "A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.",
     new IdempotencyKeyInUseError(),

@@ -4,6 +4,7 @@ import { createdWebhookEndpointView, webhookDeliveryAttemptView, webhookEndpoint
 import { productView } from "../inventory/product-view.js";
 import { orderView } from "../orders/order-view.js";
 import { paymentView } from "../payments/payment-view.js";
+import { refundView } from "../refunds/refund-view.js";
 import { type ProblemCode, problemCatalogue, problemCodes } from "./problem-catalogue.js";
 
 /**
@@ -34,11 +35,13 @@ const shortfall = z.object({ sku: z.string(), requested: z.int(), available: z.i
 const problemExtensions: Partial<Record<ProblemCode, z.ZodRawShape>> = {
   version_conflict: { currentVersion: z.int(), current: z.record(z.string(), z.unknown()) },
   out_of_stock: { unavailable: z.array(shortfall) },
+  refund_exceeds_payment: { refundableCents: z.int() },
   validation_failed: { errors: z.array(z.object({ path: z.string(), message: z.string() })) },
 };
 
 export {
   createdWebhookEndpointView as webhookEndpointCreatedResponse,
+  refundView as refundResponse,
   webhookDeliveryAttemptView as webhookDeliveryAttemptResponse,
   webhookEndpointView as webhookEndpointResponse,
 };
@@ -91,7 +94,14 @@ export const webhookAck = z
   .object({ received: z.literal(true), outcome: z.enum(["processed", "duplicate", "ignored"]) })
   .meta({ id: "WebhookAck", examples: [{ received: true, outcome: "processed" }] });
 
-const purchaseTotals = z.object({ purchases: z.int(), revenueCents: z.int(), uniqueCustomers: z.int() });
+const purchaseTotals = z.object({
+  purchases: z.int(),
+  revenueCents: z.int(),
+  uniqueCustomers: z.int(),
+  refunds: z.int(),
+  refundedCents: z.int(),
+  netRevenueCents: z.int(),
+});
 export const purchasesResponse = z
   .object({
     from: z.iso.date(),
@@ -100,7 +110,7 @@ export const purchasesResponse = z
     totals: purchaseTotals,
   })
   .meta({ id: "Purchases" });
-const moneyCount = z.object({ purchases: z.int(), revenueCents: z.int() });
+const moneyCount = z.object({ purchases: z.int(), revenueCents: z.int(), refunds: z.int(), refundedCents: z.int() });
 export const reconciliationResponse = z
   .object({
     checkedAt: timestamp,
@@ -113,6 +123,10 @@ export const reconciliationResponse = z
 export const sandboxAccepted = z
   .object({ paymentId: z.uuid(), type: z.string(), eventId: z.string(), deliveries: z.int() })
   .meta({ id: "SandboxAccepted" });
+export const sandboxRefundAccepted = z
+  .object({ refundId: z.uuid(), type: z.string(), eventId: z.string(), deliveries: z.int() })
+  .meta({ id: "SandboxRefundAccepted" });
+export const sandboxDisputeAccepted = sandboxAccepted.extend({ disputeId: z.string() }).meta({ id: "SandboxDisputeAccepted" });
 
 export const eventsPage = z.object({ items: z.array(eventView), nextCursor: z.string() }).meta({ id: "EventPage" });
 
@@ -122,3 +136,4 @@ export const redeliverAccepted = z
 
 export const webhookEndpointPage = pageOf(webhookEndpointView).meta({ id: "WebhookEndpointPage" });
 export const webhookDeliveryPage = pageOf(webhookDeliveryAttemptView).meta({ id: "WebhookDeliveryPage" });
+export const refundPage = pageOf(refundView).meta({ id: "RefundPage" });

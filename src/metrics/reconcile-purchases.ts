@@ -2,49 +2,78 @@ import type { DataSource } from "typeorm";
 import { callOnce } from "../db/sql.js";
 import { paymentMetrics } from "./registry.js";
 
+type Measures = { purchases: number; revenueCents: number; refunds: number; refundedCents: number };
 export type Reconciliation = {
   checkedAt: string;
-  counters: { purchases: number; revenueCents: number };
-  events: { purchases: number; revenueCents: number };
-  drift: { purchases: number; revenueCents: number };
+  counters: Measures;
+  events: Measures;
+  drift: Measures;
   ok: boolean;
 };
 
 /**
  * Compares the purchase counters (all days, all shards) with the raw truth:
- * the succeeded payments. Both sides are read by ONE statement, so from one
- * snapshot; since a payment succeeds and is counted in the same transaction,
+ * the succeeded payments, and the succeeded refunds of counted payments
+ * (a reversed dispute refund nets to nothing on both sides: its entry and
+ * its reversal). Both sides are read by ONE statement, so from one snapshot;
+ * since a payment or refund settles and is counted in the same transaction,
  * any drift is a real defect (or a hand edit), never a race. drift =
  * counters - events. Sets the orderlock_purchase_counter_drift gauge.
  */
 export async function reconcilePurchases(ds: DataSource): Promise<Reconciliation> {
   const row = (
-    await callOnce<{
-      checked_at: Date;
-      counter_purchases: number;
-      counter_revenue_cents: number;
-      event_purchases: number;
-      event_revenue_cents: number;
-    }>(
+    await callOnce<
+      { checked_at: Date } & Record<`${"counter" | "event"}_${"purchases" | "revenue_cents" | "refunds" | "refunded_cents"}`, number>
+    >(
       ds,
-      `SELECT now() AS checked_at,
-            (SELECT coalesce(sum(purchases), 0)::bigint FROM purchase_counters) AS counter_purchases,
-            (SELECT coalesce(sum(revenue_cents), 0)::bigint FROM purchase_counters) AS counter_revenue_cents,
-            count(*)::bigint AS event_purchases,
-            coalesce(sum(amount_cents), 0)::bigint AS event_revenue_cents
-       FROM payments WHERE status = 'succeeded'`,
+      `WITH c AS (
+         SELECT coalesce(sum(purchases), 0)::bigint AS purchases, coalesce(sum(revenue_cents), 0)::bigint AS revenue_cents,
+                coalesce(sum(refunds - reversed_refunds), 0)::bigint AS refunds,
+                coalesce(sum(refunded_cents - reversed_refunded_cents), 0)::bigint AS refunded_cents
+           FROM purchase_counters
+       ), p AS (
+         SELECT count(*)::bigint AS purchases, coalesce(sum(amount_cents), 0)::bigint AS revenue_cents
+           FROM payments WHERE status = 'succeeded'
+       ), r AS (
+         SELECT count(*)::bigint AS refunds, coalesce(sum(r.amount_cents), 0)::bigint AS refunded_cents
+           FROM refunds r
+          WHERE r.status = 'succeeded' AND EXISTS (SELECT 1 FROM counted_payments cp WHERE cp.payment_id = r.payment_id)
+       )
+       SELECT now() AS checked_at,
+              c.purchases AS counter_purchases, c.revenue_cents AS counter_revenue_cents,
+              c.refunds AS counter_refunds, c.refunded_cents AS counter_refunded_cents,
+              p.purchases AS event_purchases, p.revenue_cents AS event_revenue_cents,
+              r.refunds AS event_refunds, r.refunded_cents AS event_refunded_cents
+         FROM c, p, r`,
     )
   ).rows[0];
-  const counters = { purchases: row.counter_purchases, revenueCents: row.counter_revenue_cents };
-  const events = { purchases: row.event_purchases, revenueCents: row.event_revenue_cents };
-  const drift = { purchases: counters.purchases - events.purchases, revenueCents: counters.revenueCents - events.revenueCents };
+  const counters = {
+    purchases: row.counter_purchases,
+    revenueCents: row.counter_revenue_cents,
+    refunds: row.counter_refunds,
+    refundedCents: row.counter_refunded_cents,
+  };
+  const events = {
+    purchases: row.event_purchases,
+    revenueCents: row.event_revenue_cents,
+    refunds: row.event_refunds,
+    refundedCents: row.event_refunded_cents,
+  };
+  const drift = {
+    purchases: counters.purchases - events.purchases,
+    revenueCents: counters.revenueCents - events.revenueCents,
+    refunds: counters.refunds - events.refunds,
+    refundedCents: counters.refundedCents - events.refundedCents,
+  };
   paymentMetrics.purchaseCounterDrift.set({ measure: "purchases" }, drift.purchases);
   paymentMetrics.purchaseCounterDrift.set({ measure: "revenue_cents" }, drift.revenueCents);
+  paymentMetrics.purchaseCounterDrift.set({ measure: "refunds" }, drift.refunds);
+  paymentMetrics.purchaseCounterDrift.set({ measure: "refunded_cents" }, drift.refundedCents);
   return {
     checkedAt: row.checked_at.toISOString(),
     counters,
     events,
     drift,
-    ok: drift.purchases === 0 && drift.revenueCents === 0,
+    ok: Object.values(drift).every((d) => d === 0),
   };
 }

@@ -9,14 +9,18 @@ export type { OrderStatus };
  *   pending_payment → paid (payment succeeded) | reserved (payment failed; fresh hold)
  *                     | expired (its payment expired)
  *   paid → refunded (refunds returned the whole total)
- *   refunded, cancelled, expired: final
+ *   refunded → paid (a dispute's refund reversed: funds reinstated)
+ *   cancelled, expired: final
+ * The refund transitions happen in SQL (src/refunds/apply-refund.sql), under
+ * the payment's and the order's row locks; they are listed here so this
+ * stays the one picture of the machine.
  * Stock is held exactly in the statuses listed in HOLDS_STOCK.
  */
 const TRANSITIONS: Record<OrderStatus, readonly OrderStatus[]> = {
   reserved: ["pending_payment", "cancelled", "expired"],
   pending_payment: ["paid", "reserved", "expired"],
   paid: ["refunded"],
-  refunded: [],
+  refunded: ["paid"],
   cancelled: [],
   expired: [],
 };

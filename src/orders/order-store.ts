@@ -14,10 +14,17 @@ import type { LineFacts, OrderFacts } from "./order-view.js";
  * wait must not use the time from before the wait).
  */
 const OVERDUE = `(o.status = 'reserved' AND o.reserved_until <= clock_timestamp())`;
-const EFFECTIVE_STATUS = `(CASE WHEN ${OVERDUE} THEN 'expired' ELSE o.status END)`;
+/**
+ * What reads show as expired: a reserved order past its hold, and an order
+ * awaiting a payment past that payment's expiry (its hold is the payment's
+ * expiresAt); the sweepers make it so in the database (expire-reservations,
+ * expire-payments), and only they write.
+ */
+const SHOWN_OVERDUE = `(o.status IN ('reserved', 'pending_payment') AND o.reserved_until <= clock_timestamp())`;
+const EFFECTIVE_STATUS = `(CASE WHEN ${SHOWN_OVERDUE} THEN 'expired' ELSE o.status END)`;
 
 async function withLinesAndOverdue(m: EntityManager, qb: SelectQueryBuilder<Order>): Promise<OrderFacts[]> {
-  const { entities, raw } = await qb.addSelect(OVERDUE, "o_overdue").getRawAndEntities<{ o_id: string; o_overdue: boolean }>();
+  const { entities, raw } = await qb.addSelect(SHOWN_OVERDUE, "o_overdue").getRawAndEntities<{ o_id: string; o_overdue: boolean }>();
   if (entities.length === 0) return [];
   const overdue = new Map(raw.map((r) => [r.o_id, r.o_overdue]));
   const lines = await m.find(OrderLine, { where: { orderId: In(entities.map((o) => o.id)) }, order: { sku: "ASC" } });
@@ -84,6 +91,13 @@ export async function listOrders(
       afterId: q.after.id,
     });
   return withLinesAndOverdue(m, qb);
+}
+
+/** Locks order rows (FOR UPDATE, in id order: the one order among order rows) and returns them with their lines. */
+export async function lockOrders(m: EntityManager, ids: string[]): Promise<OrderFacts[]> {
+  if (ids.length === 0) return [];
+  await sql(m, `SELECT 1 FROM orders WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE`, [ids]);
+  return withLinesAndOverdue(m, orders(m).where("o.id IN (:...ids)", { ids }).orderBy("o.id"));
 }
 
 /** Orders whose hold has run out, oldest first, locked; rows another instance holds are skipped. */

@@ -1,6 +1,6 @@
-import type { EntityManager } from "typeorm";
+import type { DataSource, EntityManager } from "typeorm";
 import { Payment } from "../../entities/payment.entity.js";
-import { asEntity, sql } from "../db/sql.js";
+import { asEntity, callOnce, sql } from "../db/sql.js";
 
 /** All SQL about payments (a provider's events: settle-payment.sql). */
 export type NewPayment = {
@@ -39,4 +39,55 @@ export async function findPayment(m: EntityManager, id: string, ownerId?: string
 
 export type EventOutcome = "processed" | "duplicate" | "ignored";
 /** What an event did to its payment, and why (logged with the delivery). */
-export type EventVerdict = { outcome: EventOutcome; reason: string; counted?: boolean };
+export type EventVerdict = {
+  outcome: EventOutcome;
+  reason: string;
+  counted?: boolean;
+  /** A success for an expired or failed payment: the full refund it created, to request from the provider after COMMIT. */
+  lateRefundId?: string | null;
+};
+
+/**
+ * Pending payments past their expiry by the database clock, oldest deadline
+ * first, locked (FOR UPDATE SKIP LOCKED: instances split the work and never
+ * wait on each other, nor on a payment a webhook is settling).
+ */
+export async function lockOverduePayments(m: EntityManager, limit: number): Promise<Payment[]> {
+  const r = await sql(
+    m,
+    `SELECT * FROM payments WHERE status = 'pending' AND expires_at <= clock_timestamp()
+      ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+  return r.rows.map((row) => asEntity(m, Payment, row));
+}
+
+/** Pending payments (whose rows the caller holds) become expired. */
+export async function markPaymentsExpired(m: EntityManager, ids: string[]): Promise<void> {
+  const r = await sql(
+    m,
+    `UPDATE payments SET status = 'expired', version = version + 1, updated_at = now()
+      WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
+    [ids],
+  );
+  if (r.rowCount !== ids.length) throw new Error(`invariant broken: expired ${r.rowCount} of ${ids.length} locked pending payments`);
+}
+
+/** Expired payments whose cancellation at the provider is still owed (one read, no lock). */
+export async function paymentsAwaitingCancel(
+  ds: DataSource,
+  limit: number,
+): Promise<{ paymentId: string; providerPaymentId: string | null }[]> {
+  const r = await callOnce<{ paymentId: string; providerPaymentId: string | null }>(
+    ds,
+    `SELECT id AS "paymentId", provider_payment_id AS "providerPaymentId" FROM payments
+      WHERE status = 'expired' AND provider_cancelled_at IS NULL ORDER BY updated_at LIMIT $1`,
+    [limit],
+  );
+  return r.rows;
+}
+
+/** Records that the provider's payment is cancelled (one conditional statement; not a visible change, so no version). */
+export async function markCancelledAtProvider(ds: DataSource, paymentId: string): Promise<void> {
+  await callOnce(ds, `UPDATE payments SET provider_cancelled_at = now() WHERE id = $1 AND provider_cancelled_at IS NULL`, [paymentId]);
+}

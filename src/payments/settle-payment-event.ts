@@ -31,12 +31,13 @@ async function callSettle(ds: DataSource, batch: SettleRequest[]): Promise<Event
   const shard = batch[0].paymentId ? counterShardOf(batch[0].paymentId) : 0;
   const end = concurrencyMetrics.lockWait.startTimer({ path: "confirm" });
   try {
-    const { rows } = await callOnce<EventVerdict & { pos: number }>(ds, `SELECT * FROM orderlock_settle_payments($1, $2)`, [
-      JSON.stringify(batch),
-      shard,
-    ]);
+    const { rows } = await callOnce<Omit<EventVerdict, "lateRefundId"> & { pos: number; late_refund_id: string | null }>(
+      ds,
+      `SELECT * FROM orderlock_settle_payments($1, $2)`,
+      [JSON.stringify(batch), shard],
+    );
     const byPosition: EventVerdict[] = [];
-    for (const { pos, ...verdict } of rows) byPosition[pos - 1] = verdict;
+    for (const { pos, late_refund_id, ...verdict } of rows) byPosition[pos - 1] = { ...verdict, lateRefundId: late_refund_id };
     return byPosition;
   } finally {
     end();

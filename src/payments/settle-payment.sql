@@ -9,8 +9,14 @@
 --   2. the verdict, the only definition of it:
 --        unknown payment, or amount mismatch          → ignored
 --        success for a succeeded payment               → duplicate
---        success for a failed payment                  → ignored
+--        success for a failed or expired payment      → processed: a full
+--                 refund with reason `late_success` (the money moved at
+--                 the provider, the order never gets it); no stock, counter
+--                 or order moves; the caller asks the provider for the
+--                 refund after COMMIT. Again for that payment → duplicate
+--                 (one late-success refund per payment, a unique index).
 --        failure for a failed payment                  → duplicate
+--        failure for an expired payment                → ignored
 --        failure for a succeeded payment               → ignored (paid is final)
 --        pending payment with the exact amount         → processed
 --   3. processed: lock the order row, which must be pending_payment; the
@@ -27,7 +33,7 @@
 -- Lock order: payment → order → products → counters, as everywhere.
 CREATE OR REPLACE FUNCTION orderlock_settle_payment(
   p_event_id text, p_type text, p_payment_id uuid, p_amount_cents bigint, p_hold_seconds int
-) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint)
+) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint, late_refund_id uuid)
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
@@ -40,6 +46,7 @@ DECLARE
   v_skus text[];
   v_qtys int[];
   v_sold int;
+  v_late_refund uuid;
 BEGIN
   IF p_type NOT IN ('payment.succeeded', 'payment.failed') THEN
     RAISE EXCEPTION 'unknown payment event type %', p_type USING ERRCODE = '22023';
@@ -51,7 +58,7 @@ BEGIN
   VALUES (p_event_id, p_payment_id, p_type, 'processed')
   ON CONFLICT (event_id) DO NOTHING;
   IF NOT FOUND THEN
-    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint;
+    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid;
     RETURN;
   END IF;
 
@@ -62,14 +69,26 @@ BEGIN
   ELSIF v_pay.status = 'succeeded' THEN
     IF v_success THEN v_outcome := 'duplicate'; v_reason := 'payment already succeeded';
     ELSE v_outcome := 'ignored'; v_reason := 'failure signal for a payment that already succeeded'; END IF;
+  ELSIF v_pay.status IN ('failed', 'expired') AND v_success THEN
+    IF EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = v_pay.id AND r.kind = 'late_success') THEN
+      v_outcome := 'duplicate'; v_reason := 'late success already refunded';
+    ELSE
+      INSERT INTO refunds (payment_id, order_id, amount_cents, currency, reason, kind, status)
+      VALUES (v_pay.id, v_pay.order_id, v_pay.amount_cents, v_pay.currency, 'late_success', 'late_success', 'pending')
+      RETURNING id INTO v_late_refund;
+      UPDATE payments SET refund_claimed_cents = refund_claimed_cents + v_pay.amount_cents WHERE id = v_pay.id;
+      RETURN QUERY SELECT 'processed'::text, format('success for a %s payment: refunded in full (late_success)', v_pay.status),
+                          NULL::uuid, NULL::bigint, v_late_refund;
+      RETURN;
+    END IF;
   ELSIF v_pay.status = 'failed' THEN
-    IF v_success THEN
-      v_outcome := 'ignored'; v_reason := 'success signal for a payment that already failed; needs a manual refund if money moved';
-    ELSE v_outcome := 'duplicate'; v_reason := 'payment already failed'; END IF;
+    v_outcome := 'duplicate'; v_reason := 'payment already failed';
+  ELSIF v_pay.status = 'expired' THEN
+    v_outcome := 'ignored'; v_reason := 'failure signal for a payment that already expired';
   END IF;
   IF v_outcome IS NOT NULL THEN
     UPDATE payment_events SET outcome = v_outcome WHERE event_id = p_event_id;
-    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint;
+    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint, NULL::uuid;
     RETURN;
   END IF;
 
@@ -96,7 +115,7 @@ BEGIN
   END IF;
   IF NOT v_success THEN
     PERFORM orderlock_append_event('payment.failed', v_pay.id);
-    RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint;
+    RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint, NULL::uuid;
     RETURN;
   END IF;
 
@@ -115,6 +134,6 @@ BEGIN
   END IF;
   PERFORM orderlock_append_event('order.paid', v_order.id);
 
-  RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents;
+  RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents, NULL::uuid;
 END
 $fn$;

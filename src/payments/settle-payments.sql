@@ -17,7 +17,7 @@
 -- - Two events with one id in a batch: the second finds the first's event
 --   row (same transaction) and is a duplicate.
 CREATE OR REPLACE FUNCTION orderlock_settle_payments(p_events jsonb, p_shard int)
-RETURNS TABLE (pos int, outcome text, reason text, counted boolean)
+RETURNS TABLE (pos int, outcome text, reason text, counted boolean, late_refund_id uuid)
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
@@ -34,6 +34,7 @@ DECLARE
   v_customers uuid[] := '{}';
   v_amounts bigint[] := '{}';
   v_payment_of uuid[] := '{}';
+  v_late_refunds uuid[] := '{}';
   v_counted uuid[];
 BEGIN
   -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
@@ -56,6 +57,7 @@ BEGIN
     v_pos := v_pos || v_e.n::int;
     v_outcomes := v_outcomes || v_s.outcome;
     v_reasons := v_reasons || v_s.reason;
+    v_late_refunds := v_late_refunds || v_s.late_refund_id;
     v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
     IF v_s.paid_by IS NOT NULL THEN
       v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
@@ -66,7 +68,7 @@ BEGIN
 
   v_counted := ARRAY(SELECT orderlock_record_purchases(v_paid, v_customers, v_amounts, p_shard));
   RETURN QUERY
-    SELECT r.pos, r.outcome, r.reason, coalesce(r.payment_id = ANY(v_counted), false)
-      FROM unnest(v_pos, v_outcomes, v_reasons, v_payment_of) AS r(pos, outcome, reason, payment_id);
+    SELECT r.pos, r.outcome, r.reason, coalesce(r.payment_id = ANY(v_counted), false), r.late_refund_id
+      FROM unnest(v_pos, v_outcomes, v_reasons, v_payment_of, v_late_refunds) AS r(pos, outcome, reason, payment_id, late_refund_id);
 END
 $fn$;

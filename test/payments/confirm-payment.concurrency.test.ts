@@ -68,7 +68,14 @@ describe("success signals under contention", () => {
     expect(new Set(processedPayments).size).toBe(30);
 
     const report = await purchases(t);
-    expect(report.totals).toEqual({ purchases: 30, revenueCents: revenue, uniqueCustomers: 4 });
+    expect(report.totals).toEqual({
+      purchases: 30,
+      revenueCents: revenue,
+      uniqueCustomers: 4,
+      refunds: 0,
+      refundedCents: 0,
+      netRevenueCents: revenue,
+    });
     expect(report.days.reduce((s, d) => s + d.uniqueCustomers, 0)).toBe(4); // one UTC day, unless the test straddled midnight
     expect(await reconciliation(t)).toMatchObject({
       counters: { purchases: 30, revenueCents: revenue },

@@ -158,7 +158,14 @@ describe("confirming payments across a SIGKILL", () => {
       `/v1/metrics/purchases?from=${utcDay(-1)}&to=${utcDay(1)}`,
       admin,
     );
-    expect(report.body.totals).toEqual({ purchases: 80, revenueCents: paidRevenue, uniqueCustomers: 5 });
+    expect(report.body.totals).toEqual({
+      purchases: 80,
+      revenueCents: paidRevenue,
+      uniqueCustomers: 5,
+      refunds: 0,
+      refundedCents: 0,
+      netRevenueCents: paidRevenue,
+    });
     const rec = await call<{ drift: unknown; ok: boolean; counters: unknown }>("GET", "/v1/metrics/purchases/reconciliation", admin);
     expect(rec.body).toMatchObject({
       counters: { purchases: 80, revenueCents: paidRevenue },

@@ -226,23 +226,25 @@ describe("POST /v1/webhooks/payments: payment.failed", () => {
     expect(statuses).toEqual([{ status: "failed" }, { status: "succeeded" }]);
   });
 
-  it("when a success signal arrives after payment.failed, then it is ignored: the failed payment stays failed and nothing moves", async () => {
-    // Documented behaviour (src/payments/confirm-payment.ts): the order may
-    // already have a new payment, so a late success for the failed one never
-    // pays it; it is recorded as ignored and logged for a manual refund.
+  it("when a success signal arrives after payment.failed, then the failed payment stays failed, nothing moves, and it is refunded in full (late_success)", async () => {
+    // API.md: a success for a failed (or expired) payment never moves stock,
+    // counters or the order; the service refunds it on its own and answers
+    // `processed`; a repeat is `duplicate`.
     const { p, c, order, payment } = await pendingPayment(2, 1200);
     const before = await purchases(t);
     await deliverExpecting(t, failureEvent(payment), "processed");
 
     // With the order back in `reserved` and no new payment yet.
     const lateSuccess = successEvent(payment);
-    await deliverExpecting(t, lateSuccess, "ignored");
+    await deliverExpecting(t, lateSuccess, "processed");
     expect(await paymentRow(payment.id)).toMatchObject({ status: "failed", version: 2 });
     expect(await orderRow(order.id)).toMatchObject({ status: "reserved", version: 3 });
+    const refunds = await t.ds.query(`SELECT reason, amount_cents, status FROM refunds WHERE payment_id = $1`, [payment.id]);
+    expect(refunds).toEqual([{ reason: "late_success", amount_cents: payment.amountCents, status: "pending" }]);
 
     // And with a new payment pending for the same order.
     const second = await createPayment(t, c, order.id);
-    await deliverExpecting(t, successEvent(payment), "ignored");
+    await deliverExpecting(t, successEvent(payment), "duplicate");
     await deliverExpecting(t, lateSuccess, "duplicate");
     expect(await paymentRow(payment.id)).toMatchObject({ status: "failed", version: 2 });
     expect(await paymentRow(second.id)).toMatchObject({ status: "pending", version: 1 });

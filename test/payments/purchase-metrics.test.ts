@@ -51,15 +51,23 @@ describe("GET /v1/metrics/purchases", () => {
   it("when the range is a whole leap year (366 days) or a single day, then every day is listed, zero-filled", async () => {
     const year = await purchases(t, "2024-01-01", "2024-12-31");
     expect(year.days).toHaveLength(366);
-    expect(year.days[59]).toEqual({ day: "2024-02-29", purchases: 0, revenueCents: 0, uniqueCustomers: 0 });
+    expect(year.days[59]).toEqual({
+      day: "2024-02-29",
+      purchases: 0,
+      revenueCents: 0,
+      uniqueCustomers: 0,
+      refunds: 0,
+      refundedCents: 0,
+      netRevenueCents: 0,
+    });
     expect(year.days[365].day).toBe("2024-12-31");
-    expect(year.totals).toEqual({ purchases: 0, revenueCents: 0, uniqueCustomers: 0 });
+    expect(year.totals).toEqual({ purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 });
     const one = await purchases(t, "1999-12-31", "1999-12-31");
     expect(one).toEqual({
       from: "1999-12-31",
       to: "1999-12-31",
-      days: [{ day: "1999-12-31", purchases: 0, revenueCents: 0, uniqueCustomers: 0 }],
-      totals: { purchases: 0, revenueCents: 0, uniqueCustomers: 0 },
+      days: [{ day: "1999-12-31", purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 }],
+      totals: { purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 },
     });
   });
 
@@ -79,14 +87,14 @@ describe("GET /v1/metrics/purchases", () => {
         from: "2001-02-28",
         to: "2001-03-04",
         days: [
-          { day: "2001-02-28", purchases: 0, revenueCents: 0, uniqueCustomers: 0 },
-          { day: "2001-03-01", purchases: 3, revenueCents: 750, uniqueCustomers: 2 },
-          { day: "2001-03-02", purchases: 0, revenueCents: 0, uniqueCustomers: 0 },
-          { day: "2001-03-03", purchases: 4, revenueCents: 1000, uniqueCustomers: 1 },
-          { day: "2001-03-04", purchases: 0, revenueCents: 0, uniqueCustomers: 0 },
+          { day: "2001-02-28", purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 },
+          { day: "2001-03-01", purchases: 3, revenueCents: 750, uniqueCustomers: 2, refunds: 0, refundedCents: 0, netRevenueCents: 750 },
+          { day: "2001-03-02", purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 },
+          { day: "2001-03-03", purchases: 4, revenueCents: 1000, uniqueCustomers: 1, refunds: 0, refundedCents: 0, netRevenueCents: 1000 },
+          { day: "2001-03-04", purchases: 0, revenueCents: 0, uniqueCustomers: 0, refunds: 0, refundedCents: 0, netRevenueCents: 0 },
         ],
         // c1 bought on two days: two daily uniques, one customer over the range.
-        totals: { purchases: 7, revenueCents: 1750, uniqueCustomers: 2 },
+        totals: { purchases: 7, revenueCents: 1750, uniqueCustomers: 2, refunds: 0, refundedCents: 0, netRevenueCents: 1750 },
       });
 
       // Counters with no succeeded payments behind them are drift, and reconciliation says so.
@@ -94,8 +102,10 @@ describe("GET /v1/metrics/purchases", () => {
       expect(rec.drift).toEqual({
         purchases: rec.counters.purchases - rec.events.purchases,
         revenueCents: rec.counters.revenueCents - rec.events.revenueCents,
+        refunds: rec.counters.refunds - rec.events.refunds,
+        refundedCents: rec.counters.refundedCents - rec.events.refundedCents,
       });
-      expect(rec.drift).toEqual({ purchases: 7, revenueCents: 1750 });
+      expect(rec.drift).toEqual({ purchases: 7, revenueCents: 1750, refunds: 0, refundedCents: 0 });
       expect(rec.ok).toBe(false);
       const metrics = (await t.http().get("/metrics")).text;
       expect(metrics).toMatch(/^orderlock_purchase_counter_drift\{measure="purchases"\} 7$/m);
@@ -131,13 +141,14 @@ describe("GET /v1/metrics/purchases", () => {
 
     const rec = await reconciliation(t);
     const [truth] = await t.ds.query(
-      `SELECT count(*)::int AS purchases, coalesce(sum(amount_cents), 0)::bigint AS "revenueCents" FROM payments WHERE status = 'succeeded'`,
+      `SELECT count(*)::int AS purchases, coalesce(sum(amount_cents), 0)::bigint AS "revenueCents", 0 AS refunds, 0 AS "refundedCents"
+         FROM payments WHERE status = 'succeeded'`,
     );
     expect(rec).toEqual({
       checkedAt: expect.any(String),
       counters: truth,
       events: truth,
-      drift: { purchases: 0, revenueCents: 0 },
+      drift: { purchases: 0, revenueCents: 0, refunds: 0, refundedCents: 0 },
       ok: true,
     });
     expect(Math.abs(Date.parse(rec.checkedAt) - Date.now())).toBeLessThan(60_000);

@@ -36,6 +36,11 @@ function render({ rangeDays: loadedDays, report }) {
   setText(byId("kpi-purchases-today"), today ? `${int(today.purchases)} today` : "");
   setText(byId("kpi-revenue-today"), today ? `${money(today.revenueCents)} today` : "");
   setText(byId("kpi-customers-today"), today ? `${int(today.uniqueCustomers)} today` : "");
+  // Refunds are compensating entries on their own UTC day (a reversed dispute counts back on the day it was reversed).
+  setText(byId("kpi-refunds"), int(report.totals.refunds ?? 0));
+  setText(byId("kpi-refunded"), `${money(report.totals.refundedCents ?? 0)} refunded`);
+  setText(byId("kpi-net-revenue"), money(report.totals.netRevenueCents ?? report.totals.revenueCents));
+  setText(byId("kpi-net-revenue-today"), today ? `${money(today.netRevenueCents ?? today.revenueCents)} today` : "");
   const key = JSON.stringify([loadedDays, days]);
   if (key === lastChartKey) return; // unchanged: keep the SVG (and any open tooltip)
   lastChartKey = key;

@@ -31,6 +31,14 @@ function render(r) {
   setText(byId("recon-drift-revenue"), `${r.drift.revenueCents > 0 ? "+" : ""}${money(r.drift.revenueCents)}`);
   byId("recon-drift-purchases").classList.toggle("bad", r.drift.purchases !== 0);
   byId("recon-drift-revenue").classList.toggle("bad", r.drift.revenueCents !== 0);
+  setText(byId("recon-counter-refunds"), int(r.counters.refunds ?? 0));
+  setText(byId("recon-event-refunds"), int(r.events.refunds ?? 0));
+  setText(byId("recon-drift-refunds"), `${r.drift.refunds > 0 ? "+" : ""}${int(r.drift.refunds ?? 0)}`);
+  setText(byId("recon-counter-refunded"), money(r.counters.refundedCents ?? 0));
+  setText(byId("recon-event-refunded"), money(r.events.refundedCents ?? 0));
+  setText(byId("recon-drift-refunded"), `${r.drift.refundedCents > 0 ? "+" : ""}${money(r.drift.refundedCents ?? 0)}`);
+  byId("recon-drift-refunds").classList.toggle("bad", (r.drift.refunds ?? 0) !== 0);
+  byId("recon-drift-refunded").classList.toggle("bad", (r.drift.refundedCents ?? 0) !== 0);
   setText(byId("recon-checked"), `Checked ${utcTime(Date.parse(r.checkedAt))}; rechecked every ${RECONCILE_EVERY_MS / 1000} s.`);
 }
 

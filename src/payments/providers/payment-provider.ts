@@ -13,6 +13,15 @@ export type PaymentEvent = {
   type: PaymentEventType;
   data: { paymentId: string; amountCents: number };
 };
+export type RefundEventType = "refund.succeeded" | "refund.failed";
+export type RefundEvent = { id: string; type: RefundEventType; data: { refundId: string; amountCents: number } };
+/** Chargebacks: our extension of the generic webhook (docs/payments.md). */
+export type DisputeEventType = "dispute.funds_withdrawn" | "dispute.funds_reinstated";
+export type DisputeEvent = { id: string; type: DisputeEventType; data: { paymentId: string; disputeId: string; amountCents: number } };
+/** Every signal the generic webhook (POST /v1/webhooks/payments) accepts. */
+export type ProviderEvent = PaymentEvent | RefundEvent | DisputeEvent;
+export const isPaymentEvent = (e: ProviderEvent): e is PaymentEvent => e.type.startsWith("payment.");
+export const isRefundEvent = (e: ProviderEvent): e is RefundEvent => e.type.startsWith("refund.");
 
 /**
  * The port every provider adapter implements (the sandbox; Stripe). Every

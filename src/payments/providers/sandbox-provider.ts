@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { type RetryPolicy, retrying } from "../../db/with-retry.js";
 import { signWebhook } from "../webhook-signature.js";
-import type { PaymentEvent, PaymentEventType, PaymentProvider } from "./payment-provider.js";
+import type { PaymentEvent, PaymentEventType, PaymentProvider, ProviderEvent } from "./payment-provider.js";
 
 /**
  * The built-in `sandbox` provider: no money moves; on request it delivers the
@@ -15,12 +15,14 @@ import type { PaymentEvent, PaymentEventType, PaymentProvider } from "./payment-
  * which a sandbox may do (a real provider would redeliver).
  */
 export type SandboxProvider = PaymentProvider & {
+  /** A fresh event id, as the sandbox spells them. */
+  newEventId(): string;
   /** A new event for `payment`, with a fresh event id. */
   newEvent(payment: { id: string; amountCents: number }, type: PaymentEventType): PaymentEvent;
   /** Delivers `event` (1 + duplicates) times, concurrently, in the background; failures are logged. */
-  deliverInBackground(event: PaymentEvent, duplicates: number): void;
+  deliverInBackground(event: ProviderEvent, duplicates: number): void;
   /** One at-least-once delivery: resolves with the attempts it took, rejects once it gives up. */
-  deliver(event: PaymentEvent): Promise<{ attempts: number }>;
+  deliver(event: ProviderEvent): Promise<{ attempts: number }>;
 };
 
 export type SandboxProviderOptions = {
@@ -33,6 +35,8 @@ export type SandboxProviderOptions = {
 };
 
 export const sandboxDeliveryPolicy: RetryPolicy = { attempts: 8, baseDelayMs: 200, maxDelayMs: 10_000, maxTotalMs: 60_000 };
+
+const newEventId = () => `evt_sbx_${randomBytes(12).toString("hex")}`;
 
 export function createSandboxProvider(options: SandboxProviderOptions): SandboxProvider {
   const policy = options.retry ?? sandboxDeliveryPolicy;
@@ -50,7 +54,7 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
     return res.status;
   }
 
-  async function deliver(event: PaymentEvent): Promise<{ attempts: number }> {
+  async function deliver(event: ProviderEvent): Promise<{ attempts: number }> {
     const body = JSON.stringify(event);
     let attempts = 0;
     try {
@@ -79,8 +83,9 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
     // through POST /v1/sandbox/refunds/:id/succeed|fail.
     cancelPayment: async () => {},
     requestRefund: async (refund) => ({ providerRefundId: `sbx_re_${refund.refundId.replaceAll("-", "")}` }),
+    newEventId,
     newEvent: (payment, type) => ({
-      id: `evt_sbx_${randomBytes(12).toString("hex")}`,
+      id: newEventId(),
       type,
       data: { paymentId: payment.id, amountCents: payment.amountCents },
     }),
@@ -88,8 +93,8 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
     deliverInBackground(event, duplicates) {
       for (let i = 0; i <= duplicates; i++) {
         deliver(event).then(
-          ({ attempts }) => log.debug({ eventId: event.id, paymentId: event.data.paymentId, attempts }, "webhook delivered"),
-          (err: unknown) => log.warn({ err, eventId: event.id, paymentId: event.data.paymentId }, "webhook delivery gave up"),
+          ({ attempts }) => log.debug({ eventId: event.id, type: event.type, attempts }, "webhook delivered"),
+          (err: unknown) => log.warn({ err, eventId: event.id, type: event.type }, "webhook delivery gave up"),
         );
       }
     },

@@ -306,7 +306,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Payment provider events (signed with Payment-Signature)
+         * Payment provider events: payments, refunds, disputes (signed with Payment-Signature)
          * @description **Auth:** No Bearer key: the body is signed, `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`.
          *
          *     **Problem codes:** `malformed_json`, `invalid_signature`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `service_unavailable`, `internal`.
@@ -366,6 +366,154 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/payments/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A payment's refunds, newest first
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `not_found`, `validation_failed`, `service_unavailable`, `internal`.
+         */
+        get: operations["getV1PaymentsIdRefunds"];
+        put?: never;
+        /**
+         * Refund (part of) a succeeded payment; requested from the provider after commit
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key required:** a retry with the same key replays the first answer (`Idempotent-Replayed: true`).
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `invalid_state`, `refund_exceeds_payment`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1PaymentsIdRefunds"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/refunds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a refund
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Problem codes:** `unauthorized`, `forbidden`, `not_found`, `service_unavailable`, `internal`.
+         */
+        get: operations["getV1RefundsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandbox/refunds/{id}/succeed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox provider: deliver refund.succeeded
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `invalid_state`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1SandboxRefundsIdSucceed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandbox/refunds/{id}/fail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox provider: deliver refund.failed
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `invalid_state`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1SandboxRefundsIdFail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandbox/payments/{id}/funds-withdrawn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox provider: deliver dispute.funds_withdrawn (a chargeback)
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `invalid_state`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1SandboxPaymentsIdFundsWithdrawn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sandbox/payments/{id}/funds-reinstated": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sandbox provider: deliver dispute.funds_reinstated (a dispute won)
+         * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
+         *
+         *     **Idempotency-Key optional:** with one, a retry replays the first answer.
+         *
+         *     **Problem codes:** `malformed_json`, `idempotency_key_missing`, `unauthorized`, `forbidden`, `not_found`, `invalid_state`, `idempotency_key_in_use`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `idempotency_key_reused`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1SandboxPaymentsIdFundsReinstated"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics/purchases": {
         parameters: {
             query?: never;
@@ -396,7 +544,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Counters against the raw succeeded payments
+         * Counters against the raw succeeded payments and refunds
          * @description **Auth:** Admin key (`Authorization: Bearer <ADMIN_API_KEY>`).
          *
          *     **Problem codes:** `unauthorized`, `forbidden`, `service_unavailable`, `internal`.
@@ -831,6 +979,30 @@ export interface components {
             [key: string]: unknown;
         };
         /**
+         * @description A refund would take the payment's refunds past its amount; `refundableCents` says what is left.
+         * @example {
+         *       "refundableCents": 1200,
+         *       "type": "https://orderlock.dev/problems/refund-exceeds-payment",
+         *       "title": "Refund exceeds payment",
+         *       "status": 409,
+         *       "detail": "At most 1200 cents of this payment can still be refunded.",
+         *       "code": "refund_exceeds_payment"
+         *     }
+         */
+        RefundExceedsPaymentProblem: {
+            type: string;
+            title: string;
+            /** @constant */
+            status: 409;
+            detail: string;
+            /** @constant */
+            code: "refund_exceeds_payment";
+            instance?: string;
+            refundableCents: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
          * @description A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
          * @example {
          *       "type": "https://orderlock.dev/problems/idempotency-key-in-use",
@@ -1214,6 +1386,49 @@ export interface components {
             eventId: string;
             deliveries: number;
         };
+        Refund: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            paymentId: string;
+            /** Format: uuid */
+            orderId: string;
+            amountCents: number;
+            currency: string;
+            reason: string;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed" | "reversed";
+            lines: {
+                sku: string;
+                quantity: number;
+                restock: boolean;
+            }[];
+            providerRefundId: string | null;
+            version: number;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        RefundPage: {
+            items: components["schemas"]["Refund"][];
+            nextCursor: string | null;
+        };
+        SandboxRefundAccepted: {
+            /** Format: uuid */
+            refundId: string;
+            type: string;
+            eventId: string;
+            deliveries: number;
+        };
+        SandboxDisputeAccepted: {
+            /** Format: uuid */
+            paymentId: string;
+            type: string;
+            eventId: string;
+            deliveries: number;
+            disputeId: string;
+        };
         Purchases: {
             /** Format: date */
             from: string;
@@ -1223,6 +1438,9 @@ export interface components {
                 purchases: number;
                 revenueCents: number;
                 uniqueCustomers: number;
+                refunds: number;
+                refundedCents: number;
+                netRevenueCents: number;
                 /** Format: date */
                 day: string;
             }[];
@@ -1230,6 +1448,9 @@ export interface components {
                 purchases: number;
                 revenueCents: number;
                 uniqueCustomers: number;
+                refunds: number;
+                refundedCents: number;
+                netRevenueCents: number;
             };
         };
         Reconciliation: {
@@ -1238,14 +1459,20 @@ export interface components {
             counters: {
                 purchases: number;
                 revenueCents: number;
+                refunds: number;
+                refundedCents: number;
             };
             events: {
                 purchases: number;
                 revenueCents: number;
+                refunds: number;
+                refundedCents: number;
             };
             drift: {
                 purchases: number;
                 revenueCents: number;
+                refunds: number;
+                refundedCents: number;
             };
             ok: boolean;
         };
@@ -1321,7 +1548,7 @@ export interface components {
                     /** Format: date-time */
                     createdAt: string;
                     data: {
-                        object: components["schemas"]["Order"] | components["schemas"]["Payment"];
+                        object: components["schemas"]["Order"] | components["schemas"]["Payment"] | components["schemas"]["Refund"];
                     };
                 };
                 WebhookDeliveryAttempt: {
@@ -3639,6 +3866,23 @@ export interface operations {
                         paymentId: string;
                         amountCents: number;
                     };
+                } | {
+                    id: string;
+                    /** @enum {string} */
+                    type: "refund.succeeded" | "refund.failed";
+                    data: {
+                        refundId: string;
+                        amountCents: number;
+                    };
+                } | {
+                    id: string;
+                    /** @enum {string} */
+                    type: "dispute.funds_withdrawn" | "dispute.funds_reinstated";
+                    data: {
+                        paymentId: string;
+                        disputeId: string;
+                        amountCents: number;
+                    };
                 };
             };
         };
@@ -3964,6 +4208,1095 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SandboxAccepted"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `invalid_state`, `idempotency_key_in_use`.
+             *
+             *     - `invalid_state`: The transition is not allowed from the resource's current status.
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidStateProblem"] | components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    getV1PaymentsIdRefunds: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of refunds */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RefundPage"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1PaymentsIdRefunds: {
+        parameters: {
+            query?: never;
+            header: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "amountCents": 1250,
+                 *       "reason": "Damaged in transit",
+                 *       "lines": [
+                 *         {
+                 *           "sku": "WIDGET-1",
+                 *           "quantity": 1,
+                 *           "restock": false
+                 *         }
+                 *       ]
+                 *     }
+                 */
+                "application/json": {
+                    amountCents?: number;
+                    reason: string;
+                    lines?: {
+                        sku: string;
+                        quantity: number;
+                        restock: boolean;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Refund pending (Location, ETag) */
+            201: {
+                headers: {
+                    /** @description The new resource's URL path. */
+                    Location?: string;
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `invalid_state`, `refund_exceeds_payment`, `idempotency_key_in_use`.
+             *
+             *     - `invalid_state`: The transition is not allowed from the resource's current status.
+             *     - `refund_exceeds_payment`: A refund would take the payment's refunds past its amount; `refundableCents` says what is left.
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidStateProblem"] | components["schemas"]["RefundExceedsPaymentProblem"] | components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    getV1RefundsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The refund (ETag: its version) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1SandboxRefundsIdSucceed: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default 0 */
+                    duplicates?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted for delivery */
+            202: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxRefundAccepted"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `invalid_state`, `idempotency_key_in_use`.
+             *
+             *     - `invalid_state`: The transition is not allowed from the resource's current status.
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidStateProblem"] | components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1SandboxRefundsIdFail: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default 0 */
+                    duplicates?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted for delivery */
+            202: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxRefundAccepted"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `invalid_state`, `idempotency_key_in_use`.
+             *
+             *     - `invalid_state`: The transition is not allowed from the resource's current status.
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidStateProblem"] | components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1SandboxPaymentsIdFundsWithdrawn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default 0 */
+                    duplicates?: number;
+                    disputeId?: string;
+                    amountCents?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted for delivery */
+            202: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxDisputeAccepted"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`, `idempotency_key_missing`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             *     - `idempotency_key_missing`: A route that requires `Idempotency-Key` got none, or an invalid one (1-255 printable ASCII characters).
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"] | components["schemas"]["IdempotencyKeyMissingProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `unauthorized`.
+             *
+             *     - `unauthorized`: No key, or an unknown key.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnauthorizedProblem"];
+                };
+            };
+            /**
+             * @description Forbidden. Problem codes: `forbidden`.
+             *
+             *     - `forbidden`: The key may not use this route (a customer key on an admin route, or the admin key on a customer route).
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ForbiddenProblem"];
+                };
+            };
+            /**
+             * @description Not found. Problem codes: `not_found`.
+             *
+             *     - `not_found`: No such resource, or it belongs to another customer (existence is never leaked).
+             */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["NotFoundProblem"];
+                };
+            };
+            /**
+             * @description Conflict. Problem codes: `invalid_state`, `idempotency_key_in_use`.
+             *
+             *     - `invalid_state`: The transition is not allowed from the resource's current status.
+             *     - `idempotency_key_in_use`: A request with this Idempotency-Key is still being processed (`Retry-After` set); retry it.
+             */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `idempotency_key_in_use`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidStateProblem"] | components["schemas"]["IdempotencyKeyInUseProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`, `idempotency_key_reused`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             *     - `idempotency_key_reused`: The Idempotency-Key was already used with a different request (method, path or body).
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"] | components["schemas"]["IdempotencyKeyReusedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1SandboxPaymentsIdFundsReinstated: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description Unique per request you mean; reuse it only to retry that same request.
+                 * @example order-2026-12-01-0001
+                 */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": {
+                    /** @default 0 */
+                    duplicates?: number;
+                    disputeId?: string;
+                    amountCents?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Accepted for delivery */
+            202: {
+                headers: {
+                    /** @description `true` when this is the stored answer to an earlier request with this key. */
+                    "Idempotent-Replayed"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SandboxDisputeAccepted"];
                 };
             };
             /**
