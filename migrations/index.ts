@@ -1,6 +1,7 @@
 import { InitialSchema1764000000000 } from "./1764000000000-InitialSchema.js";
 import { Events1764000000001 } from "./1764000000001-Events.js";
 import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
+import { ProviderCallClaims1764000000006 } from "./1764000000006-ProviderCallClaims.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -8,4 +9,4 @@ import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
  * files beside their use cases (src/**\/*.sql), applied at every migrate by
  * src/db/sql-functions.ts.
  */
-export const migrations = [InitialSchema1764000000000, Events1764000000001, PaymentsRound21764000000002];
+export const migrations = [InitialSchema1764000000000, Events1764000000001, PaymentsRound21764000000002, ProviderCallClaims1764000000006];

@@ -22,7 +22,9 @@ import { purchaseMetricsRouter } from "./http/routes/purchase-metrics.js";
 import { sandboxRouter } from "./http/routes/sandbox.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
+import type { PaymentProvider } from "./payments/providers/payment-provider.js";
 import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
+import type { StripeRefundSink } from "./payments/receive-stripe-event.js";
 
 export type AppDeps = {
   ds: DataSource;
@@ -43,7 +45,17 @@ export type AppDeps = {
    * be known only after listen(). Unset: the sandbox cannot deliver.
    */
   selfBaseUrl?: () => string;
+  /** The provider new payments are created with (PAYMENT_PROVIDER); default: the built-in sandbox. */
+  paymentProvider?: PaymentProvider;
+  /** How long one caller holds the call that creates a provider payment (default 60 s). */
+  providerCallLeaseSeconds?: number;
+  /** STRIPE_WEBHOOK_SECRET, split (rotation); unset: POST /v1/webhooks/stripe answers every event 401. */
+  stripeWebhookSecrets?: string[];
+  /** Where Stripe's refund and dispute events go (the refund use cases); unset: answered `ignored`, logged. */
+  stripeRefundSink?: StripeRefundSink;
 };
+
+export const DEFAULT_PROVIDER_CALL_LEASE_SECONDS = 60;
 
 /** The Express app without listen(): main.ts serves it, tests drive it with supertest. */
 export function buildApp(deps: AppDeps): Express {
@@ -91,7 +103,15 @@ export function buildApp(deps: AppDeps): Express {
       idempotencyTtlHours: deps.idempotencyTtlHours,
     }),
   );
-  app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox, paymentTtlSeconds: deps.paymentTtlSeconds }));
+  app.use(
+    paymentsRouter(deps.ds, run, {
+      currency: deps.currency,
+      provider: deps.paymentProvider ?? sandbox,
+      paymentTtlSeconds: deps.paymentTtlSeconds,
+      providerCallLeaseSeconds: deps.providerCallLeaseSeconds ?? DEFAULT_PROVIDER_CALL_LEASE_SECONDS,
+      logger: deps.logger,
+    }),
+  );
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds));
   app.use(eventsRouter(deps.ds));

@@ -4,6 +4,8 @@ import { loadConfig } from "./config.js";
 import { openDatabase } from "./db/open-database.js";
 import { createHttpServer } from "./http/server.js";
 import { createLogger } from "./logger.js";
+import { createSandboxProvider } from "./payments/providers/sandbox-provider.js";
+import { createStripeProvider } from "./payments/providers/stripe-provider.js";
 
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →
@@ -16,6 +18,12 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel);
   const db = await openDatabase(config, logger);
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
+  const selfBaseUrl = () => `http://127.0.0.1:${boundPort}`;
+  // loadConfig has checked that PAYMENT_PROVIDER=stripe comes with its keys.
+  const paymentProvider =
+    config.paymentProvider === "stripe" && config.stripe
+      ? createStripeProvider(config.stripe)
+      : createSandboxProvider({ selfBaseUrl, webhookSecret: db.webhookSecret, logger });
   const app = buildApp({
     ds: db.ds,
     logger,
@@ -27,13 +35,16 @@ async function main(): Promise<void> {
     idempotencyTtlHours: config.idempotencyTtlHours,
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
-    selfBaseUrl: () => `http://127.0.0.1:${boundPort}`,
+    selfBaseUrl,
+    paymentProvider,
+    providerCallLeaseSeconds: config.providerCallLeaseSeconds,
+    stripeWebhookSecrets: config.stripe?.webhookSecrets,
   });
   const server = createHttpServer(app);
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
-  const jobs = startBackgroundJobs(db.ds, config, logger);
+  const jobs = startBackgroundJobs(db.ds, config, logger, paymentProvider);
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
