@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { stripeEventBody } from "../payments/providers/stripe-events.js";
 import {
   customerResponse,
   eventsPage,
@@ -34,6 +35,8 @@ export type ApiOperation = {
   path: string;
   summary: string;
   auth: "admin" | "customer" | "any" | "webhook";
+  /** The header a webhook is signed in (default Payment-Signature). */
+  signatureHeader?: "Payment-Signature" | "Stripe-Signature";
   pathParams?: Record<string, z.ZodType>;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -188,6 +191,16 @@ export const apiOperations: ApiOperation[] = [
   },
   {
     method: "post",
+    path: "/v1/webhooks/stripe",
+    summary: "Stripe events (Stripe-Signature, any configured secret, 300 s tolerance); other types are 200 ignored",
+    auth: "webhook",
+    signatureHeader: "Stripe-Signature",
+    body: stripeEventBody,
+    success: { status: 200, description: "Received", schema: webhookAck },
+    errors: [400, 401, 413, 415, 422],
+  },
+  {
+    method: "post",
     path: "/v1/sandbox/payments/:id/succeed",
     summary: "Sandbox provider: deliver payment.succeeded",
     auth: "admin",
@@ -282,7 +295,9 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       });
     }
     if (op.versioned) parameters.push({ name: "If-Match", in: "header", required: false, schema: { type: "string" } });
-    if (op.auth === "webhook") parameters.push({ name: "Payment-Signature", in: "header", required: true, schema: { type: "string" } });
+    if (op.auth === "webhook") {
+      parameters.push({ name: op.signatureHeader ?? "Payment-Signature", in: "header", required: true, schema: { type: "string" } });
+    }
 
     const responses: Record<string, unknown> = {
       [op.success.status]: {
