@@ -97,12 +97,10 @@ async function applySignal(ds: DataSource, signal: StripeSignal, deps: ReceiveSt
   }
   const paymentId = signal.providerPaymentId ? await ourPayment(ds, null, signal.providerPaymentId) : null;
   if (signal.kind === "refund") {
-    if (signal.refundId !== null) {
-      return sink.settleRefund({ ...signal, refundId: signal.refundId, paymentId });
-    }
-    if (signal.outcome !== "succeeded")
-      return ignore("a dashboard refund that did not succeed moves nothing", { refund: signal.providerRefundId });
-    return sink.recordProviderRefund({ ...signal, refundId: null, outcome: "succeeded", paymentId });
+    const { eventId, refundId, providerRefundId, amountCents, outcome } = signal;
+    if (refundId !== null) return sink.settleRefund({ eventId, refundId, providerRefundId, paymentId, amountCents, outcome });
+    if (outcome !== "succeeded") return ignore("a dashboard refund that did not succeed moves nothing", { refund: providerRefundId });
+    return sink.recordProviderRefund({ eventId, refundId: null, providerRefundId, paymentId, amountCents, outcome });
   }
   const funds = {
     eventId: signal.eventId,
