@@ -33,7 +33,9 @@ export type FinishCommand = (work: (m: EntityManager) => Promise<StoredResponse>
  * committed the point just now; false: a retry of the key found it stored
  * (the first request may still be running, or may have died).
  */
-export type ResumeCommand = (point: RecoveryPoint, context: { fresh: boolean }, finish: FinishCommand) => Promise<CommandOutcome>;
+export type ResumeCommand = (point: RecoveryPoint, context: ResumeContext, finish: FinishCommand) => Promise<CommandOutcome>;
+/** `key`: the request's Idempotency-Key, if any (for logs and crash points). */
+export type ResumeContext = { fresh: boolean; key: string | undefined };
 
 const isRecoveryPoint = (x: StoredResponse | RecoveryPoint): x is RecoveryPoint => "recoveryPoint" in x;
 
@@ -70,7 +72,7 @@ export async function executeCommand(
 ): Promise<CommandOutcome> {
   const resumeFrom = (point: RecoveryPoint, fresh: boolean, finish: FinishCommand) => {
     if (!resume) throw new Error(`command stopped at recovery point ${point.recoveryPoint} but has no resume`);
-    return resume(point, { fresh }, finish);
+    return resume(point, { fresh, key: idempotency?.key }, finish);
   };
   if (!idempotency) {
     const first = await inTransaction(ds, work);

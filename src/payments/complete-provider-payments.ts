@@ -42,6 +42,7 @@ export async function completeProviderPayments(
           provider,
           { paymentId: p.id, orderId: p.orderId, amountCents: p.amountCents, currency: p.currency },
           deps.logger,
+          p.id,
         );
         const stored = await inTransaction(ds, (m) => recordProviderPayment(m, p.id, made));
         deps.logger.info({ paymentId: p.id, providerPaymentId: made.providerPaymentId }, "provider payment completed by the sweeper");

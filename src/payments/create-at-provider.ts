@@ -18,6 +18,8 @@ export async function createAtProvider(
   provider: PaymentProvider,
   payment: { paymentId: string; orderId: string; amountCents: number; currency: string },
   logger: Logger,
+  /** For the crash point after the call: the request's Idempotency-Key, or the payment id (the sweeper). */
+  crashToken: string,
 ): Promise<ProviderPayment> {
   let made: ProviderPayment;
   try {
@@ -27,6 +29,6 @@ export async function createAtProvider(
     await releaseProviderCall(ds, payment.paymentId).catch(() => {}); // else the claim lapses on its own
     throw new ServiceUnavailableError("The payment provider did not create the payment; retry with the same Idempotency-Key.", 2);
   }
-  crashPoint("payment:after-provider-call", payment.orderId);
+  crashPoint("payment:after-provider-call", crashToken);
   return made;
 }

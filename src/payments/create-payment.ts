@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import type { DataSource, EntityManager } from "typeorm";
 import { type Caller, ownerFilter } from "../auth/caller.js";
 import { IdempotencyKeyInUseError, InvalidStateError, NotFoundError } from "../errors.js";
-import type { CommandOutcome, FinishCommand, RecoveryPoint, StoredResponse } from "../idempotency/execute-command.js";
+import type { CommandOutcome, FinishCommand, RecoveryPoint, ResumeContext, StoredResponse } from "../idempotency/execute-command.js";
 import { lockOrder } from "../orders/order-store.js";
 import { transitionOrder } from "../orders/transition-order.js";
 import { createAtProvider } from "./create-at-provider.js";
@@ -82,7 +82,7 @@ export async function createPayment(m: EntityManager, caller: Caller, orderId: s
 export async function completePaymentCreation(
   ds: DataSource,
   point: RecoveryPoint,
-  context: { fresh: boolean },
+  context: ResumeContext,
   finish: FinishCommand,
   deps: CreatePaymentDeps,
 ): Promise<CommandOutcome> {
@@ -96,7 +96,7 @@ export async function completePaymentCreation(
       if (payment && payment.providerPaymentId === null) throw new IdempotencyKeyInUseError();
     }
   }
-  const made = callProvider ? await createAtProvider(ds, deps.provider, created, deps.logger) : undefined;
+  const made = callProvider ? await createAtProvider(ds, deps.provider, created, deps.logger, context.key ?? created.paymentId) : undefined;
   const outcome = await finish(async (m) =>
     answer(made ? await recordProviderPayment(m, created.paymentId, made) : await findPayment(m, created.paymentId)),
   );
