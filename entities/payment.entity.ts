@@ -13,6 +13,8 @@ export class Payment {
   @Column({ type: "text" }) provider: string;
   /** Null until the provider has created its payment (after the COMMIT that created ours). */
   @Column({ name: "provider_payment_id", type: "text", nullable: true }) providerPaymentId: string | null;
+  /** Until then, one caller holds the call that creates the provider's payment (migration ProviderCallClaims). */
+  @Column({ name: "provider_claimed_until", type: "timestamptz", nullable: true }) providerClaimedUntil: Date | null;
   @Column({ name: "client_secret", type: "text", nullable: true }) clientSecret: string | null;
   /** What succeeded refunds returned. */
   @Column({ name: "refunded_cents", type: "bigint" }) refundedCents: number;

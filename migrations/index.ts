@@ -3,6 +3,7 @@ import { Events1764000000001 } from "./1764000000001-Events.js";
 import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
 import { Refunds1764000000003 } from "./1764000000003-Refunds.js";
 import { WebhookEndpoints1764000000004 } from "./1764000000004-WebhookEndpoints.js";
+import { ProviderCallClaims1764000000006 } from "./1764000000006-ProviderCallClaims.js";
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 
 /**
@@ -17,5 +18,6 @@ export const migrations = [
   PaymentsRound21764000000002,
   Refunds1764000000003,
   WebhookEndpoints1764000000004,
+  ProviderCallClaims1764000000006,
   CustomerKeys1764000000100,
 ];

@@ -27,7 +27,10 @@ import { sandboxRouter } from "./http/routes/sandbox.js";
 import { type WebhookSettings, webhookEndpointsRouter } from "./http/routes/webhook-endpoints.js";
 import { webhooksRouter } from "./http/routes/webhooks.js";
 import { concurrencyMetrics } from "./metrics/registry.js";
+import type { PaymentProvider } from "./payments/providers/payment-provider.js";
 import { createSandboxProvider, type SandboxProvider } from "./payments/providers/sandbox-provider.js";
+import type { StripeRefundSink } from "./payments/receive-stripe-event.js";
+import { stripeRefundSinkFor } from "./payments/stripe-refund-sink.js";
 
 export type AppDeps = {
   ds: DataSource;
@@ -54,7 +57,17 @@ export type AppDeps = {
   webhooks?: WebhookSettings;
   /** The payment provider, shared with the background jobs (main.ts); unset → a sandbox provider of the app's own. */
   provider?: SandboxProvider;
+  /** The provider new payments are created with (PAYMENT_PROVIDER); default: the built-in sandbox. */
+  paymentProvider?: PaymentProvider;
+  /** How long one caller holds the call that creates a provider payment (default 60 s). */
+  providerCallLeaseSeconds?: number;
+  /** STRIPE_WEBHOOK_SECRET, split (rotation); unset: POST /v1/webhooks/stripe answers every event 401. */
+  stripeWebhookSecrets?: string[];
+  /** Where Stripe's refund and dispute events go (the refund use cases); unset: answered `ignored`, logged. */
+  stripeRefundSink?: StripeRefundSink;
 };
+
+export const DEFAULT_PROVIDER_CALL_LEASE_SECONDS = 60;
 
 /** The built-in sandbox provider, delivering its webhooks to `selfBaseUrl`. */
 export function sandboxProviderFor(deps: Pick<AppDeps, "selfBaseUrl" | "webhookSecret" | "logger">): SandboxProvider {
@@ -94,8 +107,15 @@ export function buildApp(deps: AppDeps): Express {
   app.use(docsRouter());
   app.use(parseJsonBody);
   const sandbox = deps.provider ?? sandboxProviderFor(deps);
+  const paymentProvider = deps.paymentProvider ?? sandbox;
   // Authenticated by the provider's signature, not a Bearer key: mounted before the key check.
-  app.use(webhooksRouter(deps.ds, { ...deps, provider: sandbox }));
+  app.use(
+    webhooksRouter(deps.ds, {
+      ...deps,
+      provider: paymentProvider,
+      stripeRefundSink: deps.stripeRefundSink ?? stripeRefundSinkFor(deps.ds),
+    }),
+  );
 
   const run = commandHandler(deps.ds, deps.idempotencyTtlHours);
   // Each app instance has its own key cache: it learns of revocations by expiry (src/customers/authenticate.ts).
@@ -110,8 +130,16 @@ export function buildApp(deps: AppDeps): Express {
       idempotencyTtlHours: deps.idempotencyTtlHours,
     }),
   );
-  app.use(paymentsRouter(deps.ds, run, { currency: deps.currency, provider: sandbox, paymentTtlSeconds: deps.paymentTtlSeconds }));
-  app.use(refundsRouter(deps.ds, run, { provider: sandbox, logger: deps.logger }));
+  app.use(
+    paymentsRouter(deps.ds, run, {
+      currency: deps.currency,
+      provider: paymentProvider,
+      paymentTtlSeconds: deps.paymentTtlSeconds,
+      providerCallLeaseSeconds: deps.providerCallLeaseSeconds ?? DEFAULT_PROVIDER_CALL_LEASE_SECONDS,
+      logger: deps.logger,
+    }),
+  );
+  app.use(refundsRouter(deps.ds, run, { provider: paymentProvider, logger: deps.logger }));
   app.use(sandboxRouter(run, sandbox));
   app.use(purchaseMetricsRouter(deps.ds, deps.readReplica ?? primaryOnly(deps.ds)));
   app.use(eventsRouter(deps.ds));

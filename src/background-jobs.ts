@@ -5,6 +5,7 @@ import { purgeOldEvents } from "./events/purge-old-events.js";
 import { purgeExpiredKeys } from "./idempotency/purge-expired-keys.js";
 import { reconcilePurchases } from "./metrics/reconcile-purchases.js";
 import { expireReservations } from "./orders/expire-reservations.js";
+import { completeProviderPayments } from "./payments/complete-provider-payments.js";
 import { expirePayments } from "./payments/expire-payments.js";
 import type { PaymentProvider } from "./payments/providers/payment-provider.js";
 import { purgeExpiredRateLimits } from "./rate-limits/purge-expired-rate-limits.js";
@@ -19,7 +20,7 @@ type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
  */
 export function startBackgroundJobs(
   ds: DataSource,
-  config: Pick<Config, "sweepIntervalMs" | "idempotencyTtlHours" | "eventRetentionDays">,
+  config: Pick<Config, "sweepIntervalMs" | "idempotencyTtlHours" | "eventRetentionDays" | "providerCallLeaseSeconds">,
   logger: Logger,
   provider: PaymentProvider,
 ) {
@@ -29,6 +30,12 @@ export function startBackgroundJobs(
     { name: "expire-payments", everyMs: config.sweepIntervalMs, run: () => expirePayments(ds, provider, logger) },
     // Refunds whose provider call after COMMIT was cut short are requested again (same key: the refund id).
     { name: "submit-owed-refunds", everyMs: 10_000, run: () => submitOwedRefunds(ds, provider, logger) },
+    // Payments whose provider call a crash or a timeout cut short (payments_awaiting_provider_idx).
+    {
+      name: "complete-provider-payments",
+      everyMs: config.sweepIntervalMs,
+      run: () => completeProviderPayments(ds, provider, { leaseSeconds: config.providerCallLeaseSeconds, logger }),
+    },
     { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
     { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
     { name: "purge-old-events", everyMs: 600_000, run: () => purgeOldEvents(ds, config.eventRetentionDays) },

@@ -51,7 +51,31 @@ const envSchema = z.object({
   WEBHOOK_RELAY_INTERVAL_MS: intFrom(500, 10, 60000),
   WEBHOOK_CONCURRENCY: intFrom(16, 1, 200),
   EVENT_RETENTION_DAYS: intFrom(30, 1, 3650),
+  PAYMENT_PROVIDER: z.enum(["sandbox", "stripe"]).default("sandbox"),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  STRIPE_API_BASE: z.url({ protocol: /^https?$/ }).optional(),
+  STRIPE_TIMEOUT_MS: intFrom(10000, 100, 120000),
+  PROVIDER_CALL_LEASE_SECONDS: intFrom(60, 1, 3600),
 });
+
+/** Where the Stripe SDK sends its requests: Stripe itself unless STRIPE_API_BASE names another base (a local fake in tests). */
+export type StripeApiBase = { protocol: "http" | "https"; host: string; port: number };
+
+export type StripeSettings = {
+  secretKey: string;
+  /** One or more (rotation): an event signed with any of them is accepted. */
+  webhookSecrets: string[];
+  apiBase: StripeApiBase | undefined;
+  timeoutMs: number;
+};
+
+function apiBaseOf(url: string | undefined): StripeApiBase | undefined {
+  if (url === undefined) return undefined;
+  const u = new URL(url);
+  const protocol = u.protocol === "http:" ? "http" : "https";
+  return { protocol, host: u.hostname, port: u.port ? Number(u.port) : protocol === "http" ? 80 : 443 };
+}
 
 export type Config = {
   port: number;
@@ -94,6 +118,11 @@ export type Config = {
     concurrency: number;
   };
   eventRetentionDays: number;
+  paymentProvider: "sandbox" | "stripe";
+  /** Set when STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET is (both are required with PAYMENT_PROVIDER=stripe). */
+  stripe: StripeSettings | undefined;
+  /** How long one caller may hold the call that creates a provider payment before another may make it again. */
+  providerCallLeaseSeconds: number;
 };
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -105,6 +134,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new Error(`invalid environment:\n${lines.join("\n")}`);
   }
   const e = parsed.data;
+  const webhookSecrets = (e.STRIPE_WEBHOOK_SECRET ?? "")
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+  if (e.PAYMENT_PROVIDER === "stripe" && (!e.STRIPE_SECRET_KEY || webhookSecrets.length === 0)) {
+    throw new Error(
+      "invalid environment:\n  PAYMENT_PROVIDER=stripe needs STRIPE_SECRET_KEY (sk_...) and STRIPE_WEBHOOK_SECRET (whsec_..., comma-separated during a rotation)",
+    );
+  }
+  // A claim must outlast the longest call it covers (the SDK's attempts: one plus two retries), or two calls could overlap.
+  if (e.PAYMENT_PROVIDER === "stripe" && e.PROVIDER_CALL_LEASE_SECONDS * 1000 <= 3 * e.STRIPE_TIMEOUT_MS) {
+    throw new Error(
+      "invalid environment:\n  PROVIDER_CALL_LEASE_SECONDS must exceed three STRIPE_TIMEOUT_MS (the SDK tries a call up to three times)",
+    );
+  }
   return {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
@@ -142,5 +186,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       concurrency: e.WEBHOOK_CONCURRENCY,
     },
     eventRetentionDays: e.EVENT_RETENTION_DAYS,
+    paymentProvider: e.PAYMENT_PROVIDER,
+    stripe:
+      e.STRIPE_SECRET_KEY || webhookSecrets.length > 0
+        ? { secretKey: e.STRIPE_SECRET_KEY ?? "", webhookSecrets, apiBase: apiBaseOf(e.STRIPE_API_BASE), timeoutMs: e.STRIPE_TIMEOUT_MS }
+        : undefined,
+    providerCallLeaseSeconds: e.PROVIDER_CALL_LEASE_SECONDS,
   };
 }

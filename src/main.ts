@@ -47,7 +47,10 @@ async function main(): Promise<void> {
   const webhookUrlPolicy = { allowInsecure: config.webhooks.allowInsecureUrls, allowPrivate: config.webhooks.allowPrivateUrls };
   let boundPort = config.port; // PORT=0 binds an ephemeral port, known after listen()
   const selfBaseUrl = () => `http://127.0.0.1:${boundPort}`;
-  const provider = sandboxProviderFor({ selfBaseUrl, webhookSecret: db.webhookSecret, logger });
+  const sandbox = sandboxProviderFor({ selfBaseUrl, webhookSecret: db.webhookSecret, logger });
+  // loadConfig has checked that PAYMENT_PROVIDER=stripe comes with its keys.
+  const { createStripeProvider } = await import("./payments/providers/stripe-provider.js");
+  const paymentProvider = config.paymentProvider === "stripe" && config.stripe ? createStripeProvider(config.stripe) : sandbox;
   const app = buildApp({
     ds: db.ds,
     logger,
@@ -60,7 +63,10 @@ async function main(): Promise<void> {
     rateLimitPerMinute: config.rateLimitPerMinute,
     maxUnitsPerCustomerSku: config.maxUnitsPerCustomerSku,
     selfBaseUrl,
-    provider,
+    provider: sandbox,
+    paymentProvider,
+    providerCallLeaseSeconds: config.providerCallLeaseSeconds,
+    stripeWebhookSecrets: config.stripe?.webhookSecrets,
     readReplica,
     webhooks: { policy: webhookUrlPolicy, retryHours: config.webhooks.retryHours },
   });
@@ -68,7 +74,7 @@ async function main(): Promise<void> {
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10000;
   server.requestTimeout = 30000;
-  const jobs = startBackgroundJobs(db.ds, config, logger, provider);
+  const jobs = startBackgroundJobs(db.ds, config, logger, paymentProvider);
   const relay = startWebhookRelay(db.ds, {
     serviceSecret: db.webhookSecret,
     policy: webhookUrlPolicy,

@@ -2,7 +2,13 @@ import type { Request, Response } from "express";
 import type { DataSource, EntityManager } from "typeorm";
 import { callerScope } from "../auth/caller.js";
 import { IdempotencyKeyMissingError } from "../errors.js";
-import { executeCommand, type IdempotencyContext, type StoredResponse } from "../idempotency/execute-command.js";
+import {
+  executeCommand,
+  type IdempotencyContext,
+  type RecoveryPoint,
+  type ResumeCommand,
+  type StoredResponse,
+} from "../idempotency/execute-command.js";
 
 export type { StoredResponse };
 
@@ -57,17 +63,23 @@ export type CommandOptions = {
 /**
  * Runs a mutating POST: validation has already happened in the route; this
  * applies the Idempotency-Key (required or optional), runs `work` in its
- * transaction and sends the result, first or replayed.
+ * transaction and sends the result, first or replayed. A command that calls
+ * the outside world returns a RecoveryPoint from `work` and passes `resume`
+ * (execute-command.ts).
  */
 export function commandHandler(ds: DataSource, idempotencyTtlHours: number) {
   return async (
     req: Request,
     res: Response,
     options: CommandOptions,
-    work: (m: EntityManager) => Promise<StoredResponse>,
+    work: (m: EntityManager) => Promise<StoredResponse | RecoveryPoint>,
+    resume?: ResumeCommand,
   ): Promise<void> => {
     const idempotency = idempotencyOf(req, options.keyRequired);
-    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work, options.secretMembers);
+    const { response, replayed } = await executeCommand(ds, idempotency, idempotencyTtlHours, work, {
+      resume,
+      secretMembers: options.secretMembers,
+    });
     sendStored(res, response, replayed);
   };
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { stripeEventBody } from "../payments/providers/stripe-events.js";
 import { type ProblemCode, problemCatalogue, problemCodes } from "./problem-catalogue.js";
 import {
   apiKeyListResponse,
@@ -57,6 +58,8 @@ export type ApiOperation = {
   path: string;
   summary: string;
   auth: "admin" | "customer" | "any" | "webhook";
+  /** The header a webhook is signed in (default Payment-Signature). */
+  signatureHeader?: "Payment-Signature" | "Stripe-Signature";
   pathParams?: Record<string, z.ZodType>;
   query?: z.ZodType;
   body?: z.ZodType;
@@ -243,6 +246,15 @@ export const apiOperations: ApiOperation[] = [
     auth: "webhook",
     body: paymentEventBody,
     example: { id: "evt_1", type: "payment.succeeded", data: { paymentId: "9d4c1b7e-2f3a-4e8d-b6c5-1a0f9e8d7c6b", amountCents: 2500 } },
+    success: { status: 200, description: "Received", schema: webhookAck },
+  },
+  {
+    method: "post",
+    path: "/v1/webhooks/stripe",
+    summary: "Stripe events (Stripe-Signature, any configured secret, 300 s tolerance); other types are 200 ignored",
+    auth: "webhook",
+    signatureHeader: "Stripe-Signature",
+    body: stripeEventBody,
     success: { status: 200, description: "Received", schema: webhookAck },
   },
   {
@@ -629,7 +641,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
       tags: [op.path.split("/")[2]],
       "x-orderlock-auth": op.auth,
       "x-problem-codes": codes,
-      security: op.auth === "webhook" ? [{ paymentSignature: [] }] : [{ bearer: [] }],
+      security:
+        op.auth !== "webhook"
+          ? [{ bearer: [] }]
+          : op.signatureHeader === "Stripe-Signature"
+            ? [{ stripeSignature: [] }]
+            : [{ paymentSignature: [] }],
       parameters,
       // A body that accepts {} may be left out altogether (it reads as {}).
       ...(op.body
@@ -668,6 +685,12 @@ export function buildOpenApiDocument(): Record<string, unknown> {
           name: "Payment-Signature",
           description:
             'The payment provider\'s signature: `t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`, 300 s tolerance.',
+        },
+        stripeSignature: {
+          type: "apiKey",
+          in: "header",
+          name: "Stripe-Signature",
+          description: "Stripe's own webhook signature, checked with its SDK against every STRIPE_WEBHOOK_SECRET, 300 s tolerance.",
         },
       },
       schemas: responseComponents(),

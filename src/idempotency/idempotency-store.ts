@@ -52,6 +52,46 @@ export async function insertKey(
   ]);
 }
 
+/**
+ * A command that calls the outside world commits its first phase with a
+ * recovery point instead of an answer (outcome `recovery_point`, its facts):
+ * a retry of the key resumes from there; the answer replaces it when the
+ * last phase commits.
+ */
+export const RECOVERY_POINT = "recovery_point";
+
+export async function insertRecoveryPoint(
+  m: EntityManager,
+  scope: string,
+  key: string,
+  fingerprint: string,
+  facts: unknown,
+): Promise<void> {
+  await sql(m, `INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts) VALUES ($1, $2, $3, $4, $5::jsonb)`, [
+    scope,
+    key,
+    fingerprint,
+    RECOVERY_POINT,
+    JSON.stringify(facts),
+  ]);
+}
+
+/** The answer of a command that had stopped at a recovery point (or whose key was purged meanwhile: stored afresh). */
+export async function storeFinalResponse(
+  m: EntityManager,
+  scope: string,
+  key: string,
+  fingerprint: string,
+  response: StoredResponse,
+): Promise<void> {
+  await sql(
+    m,
+    `INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts) VALUES ($1, $2, $3, 'response', $4::jsonb)
+     ON CONFLICT (owner, key) DO UPDATE SET outcome = 'response', facts = EXCLUDED.facts`,
+    [scope, key, fingerprint, JSON.stringify(response)],
+  );
+}
+
 /** Deletes up to `batch` expired keys; returns how many. Batches keep locks and WAL small. */
 export async function deleteExpiredKeys(m: EntityManager, ttlHours: number, batch: number): Promise<number> {
   const r = await sql(

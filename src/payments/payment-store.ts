@@ -12,6 +12,8 @@ export type NewPayment = {
   provider: string;
   providerPaymentId: string | null;
   ttlSeconds: number;
+  /** The creating request's claim on the provider call (provider_claimed_until), from the same clock. */
+  claimSeconds: number;
 };
 
 /**
@@ -24,10 +26,11 @@ export async function insertPayment(m: EntityManager, p: NewPayment): Promise<Pa
     m,
     `WITH clock AS (SELECT date_trunc('milliseconds', clock_timestamp()) AS at)
      INSERT INTO payments (id, order_id, customer_id, amount_cents, currency, status, provider, provider_payment_id,
-                           created_at, updated_at, expires_at)
-     SELECT $1, $2, $3, $4, $5, 'pending', $6, $7, at, at, at + make_interval(secs => $8) FROM clock
+                           created_at, updated_at, expires_at, provider_claimed_until)
+     SELECT $1, $2, $3, $4, $5, 'pending', $6, $7, at, at, at + make_interval(secs => $8),
+            CASE WHEN $7::text IS NULL THEN at + make_interval(secs => $9) END FROM clock
      RETURNING *`,
-    [p.id, p.orderId, p.customerId, p.amountCents, p.currency, p.provider, p.providerPaymentId, p.ttlSeconds],
+    [p.id, p.orderId, p.customerId, p.amountCents, p.currency, p.provider, p.providerPaymentId, p.ttlSeconds, p.claimSeconds],
   );
   return asEntity(m, Payment, r.rows[0]);
 }
@@ -35,6 +38,89 @@ export async function insertPayment(m: EntityManager, p: NewPayment): Promise<Pa
 /** A payment; `ownerId` set → only if that customer owns it. */
 export async function findPayment(m: EntityManager, id: string, ownerId?: string): Promise<Payment | null> {
   return m.findOneBy(Payment, ownerId === undefined ? { id } : { id, customerId: ownerId });
+}
+
+/**
+ * Claims the provider call of one payment still awaiting its provider
+ * payment: one statement, its own transaction (the claim is committed before
+ * the call). Null when it is not awaiting any more or someone else's claim
+ * has not lapsed.
+ */
+export async function claimProviderCall(ds: DataSource, paymentId: string, leaseSeconds: number): Promise<Payment | null> {
+  const r = await callOnce(
+    ds,
+    `UPDATE payments SET provider_claimed_until = clock_timestamp() + make_interval(secs => $2)
+      WHERE id = $1 AND provider_payment_id IS NULL
+        AND (provider_claimed_until IS NULL OR provider_claimed_until < clock_timestamp())
+      RETURNING *`,
+    [paymentId, leaseSeconds],
+  );
+  return r.rows[0] ? asEntity(ds, Payment, r.rows[0]) : null;
+}
+
+/** Gives up a claim after a failed call, so a retry (or the sweeper) may call again at once. */
+export async function releaseProviderCall(ds: DataSource, paymentId: string): Promise<void> {
+  await callOnce(ds, `UPDATE payments SET provider_claimed_until = NULL WHERE id = $1 AND provider_payment_id IS NULL`, [paymentId]);
+}
+
+/**
+ * Claims up to `limit` of `provider`'s payments awaiting their provider
+ * payment whose claim has lapsed (the request that created them died or
+ * gave up), oldest first, over payments_awaiting_provider_idx; rows another
+ * instance is claiming are skipped. One statement: the claims commit before
+ * any call. Payments older than `maxAgeHours` are left alone: the provider's
+ * idempotency key may be forgotten by then, and a new call could create a
+ * second payment there.
+ */
+export async function claimAwaitingPayments(
+  ds: DataSource,
+  q: { provider: string; leaseSeconds: number; limit: number; maxAgeHours: number },
+): Promise<Payment[]> {
+  const r = await callOnce(
+    ds,
+    `WITH due AS (
+       SELECT id FROM payments
+        WHERE provider_payment_id IS NULL AND provider = $1
+          AND created_at > clock_timestamp() - make_interval(hours => $4)
+          AND (provider_claimed_until IS NULL OR provider_claimed_until < clock_timestamp())
+        ORDER BY created_at LIMIT $3
+        FOR UPDATE SKIP LOCKED)
+     UPDATE payments p SET provider_claimed_until = clock_timestamp() + make_interval(secs => $2)
+       FROM due WHERE p.id = due.id
+     RETURNING p.*`,
+    [q.provider, q.leaseSeconds, q.limit, q.maxAgeHours],
+  );
+  return r.rows.map((row) => asEntity(ds, Payment, row));
+}
+
+/**
+ * Stores the provider's payment of ours, once: a compare-and-swap on
+ * provider_payment_id IS NULL (under the row lock the UPDATE takes). If it
+ * was stored already (by another caller with the same idempotency key, so
+ * the same provider payment), that row is returned as it is. Completing the
+ * creation is not a change of the payment: its version stays.
+ */
+export async function recordProviderPayment(
+  m: EntityManager,
+  paymentId: string,
+  made: { providerPaymentId: string; clientSecret: string | null },
+): Promise<Payment> {
+  const r = await sql(
+    m,
+    `UPDATE payments SET provider_payment_id = $2, client_secret = $3, provider_claimed_until = NULL
+      WHERE id = $1 AND provider_payment_id IS NULL
+      RETURNING *`,
+    [paymentId, made.providerPaymentId, made.clientSecret],
+  );
+  if (r.rows[0]) return asEntity(m, Payment, r.rows[0]);
+  const existing = await findPayment(m, paymentId);
+  if (!existing) throw new Error(`payment ${paymentId} vanished while its provider payment was created`);
+  if (existing.providerPaymentId !== made.providerPaymentId) {
+    throw new Error(
+      `payment ${paymentId} has provider payment ${existing.providerPaymentId}, the provider answered ${made.providerPaymentId}`,
+    );
+  }
+  return existing;
 }
 
 export type EventOutcome = "processed" | "duplicate" | "ignored";

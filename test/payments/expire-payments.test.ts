@@ -24,7 +24,7 @@ const cancelled: string[] = [];
 let failCancels = 0;
 const provider: PaymentProvider = {
   name: "sandbox",
-  newProviderPaymentId: (id) => `sbx_${id}`,
+  createPayment: async (p) => ({ providerPaymentId: `sbx_${p.paymentId}`, clientSecret: null }),
   cancelPayment: async (p) => {
     if (failCancels > 0) {
       failCancels -= 1;
@@ -54,7 +54,12 @@ async function pendingPayment(quantity = 2) {
 
 describe("payment expiry (PAYMENT_TTL_SECONDS=3)", () => {
   it("when nobody pays, then within 5 s the payment and its order are expired, the stock is back, the events written, and the provider's payment cancelled", async () => {
-    jobs = startBackgroundJobs(t.ds, { sweepIntervalMs: 200, idempotencyTtlHours: 24, eventRetentionDays: 30 }, logger, provider);
+    jobs = startBackgroundJobs(
+      t.ds,
+      { sweepIntervalMs: 200, idempotencyTtlHours: 24, eventRetentionDays: 30, providerCallLeaseSeconds: 60 },
+      logger,
+      provider,
+    );
     const { p, c, order, payment } = await pendingPayment(3);
     expect(await stockOf(t, p.sku)).toEqual({ on_hand: 10, reserved: 3 });
     const started = Date.now();

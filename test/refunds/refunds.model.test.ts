@@ -23,7 +23,7 @@ let customer: { auth: Record<string, string> };
 const logger = pino({ level: "silent" });
 const provider: PaymentProvider = {
   name: "sandbox",
-  newProviderPaymentId: (id) => id,
+  createPayment: async (p) => ({ providerPaymentId: p.paymentId, clientSecret: null }),
   cancelPayment: async () => {},
   requestRefund: async (r) => ({ providerRefundId: `sbx_re_${r.refundId}` }),
 };

@@ -311,7 +311,7 @@ describe("the provider's side", () => {
     let down = true;
     const provider: PaymentProvider = {
       name: "sandbox",
-      newProviderPaymentId: (id) => id,
+      createPayment: async (p) => ({ providerPaymentId: p.paymentId, clientSecret: null }),
       cancelPayment: async () => {},
       requestRefund: async (r) => {
         keys.push(r.refundId);

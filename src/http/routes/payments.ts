@@ -1,10 +1,9 @@
 import { type Request, Router } from "express";
 import type { DataSource } from "typeorm";
 import { z } from "zod";
-import { createPayment } from "../../payments/create-payment.js";
+import { type CreatePaymentDeps, completePaymentCreation, createPayment } from "../../payments/create-payment.js";
 import { getPaymentOrThrow } from "../../payments/get-payment.js";
-import type { PaymentProvider } from "../../payments/providers/payment-provider.js";
-import { created, ok, type RunCommand, sendStored } from "../command.js";
+import { ok, type RunCommand, sendStored } from "../command.js";
 import { uuidSchema } from "../schemas.js";
 import { body, callerOf, pathId } from "../validate.js";
 
@@ -14,20 +13,19 @@ export const createPaymentBody = z.strictObject({});
 export const paymentIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Payment").toLowerCase();
 const orderIdParam = (req: Request) => pathId(req, "id", uuidSchema, "Order").toLowerCase();
 
-export function paymentsRouter(
-  ds: DataSource,
-  run: RunCommand,
-  deps: { currency: string; provider: PaymentProvider; paymentTtlSeconds: number },
-): Router {
+export function paymentsRouter(ds: DataSource, run: RunCommand, deps: CreatePaymentDeps): Router {
   const r = Router();
 
   r.post("/v1/orders/:id/payments", async (req, res) => {
     const orderId = orderIdParam(req);
     body(req, createPaymentBody);
-    await run(req, res, { keyRequired: true }, async (m) => {
-      const payment = await createPayment(m, callerOf(req), orderId, deps);
-      return created(payment, `/v1/payments/${payment.id}`, payment.version);
-    });
+    await run(
+      req,
+      res,
+      { keyRequired: true },
+      (m) => createPayment(m, callerOf(req), orderId, deps),
+      (point, context, finish) => completePaymentCreation(ds, point, context, finish, { ...deps, logger: req.log ?? deps.logger }),
+    );
   });
 
   r.get("/v1/payments/:id", async (req, res) => {

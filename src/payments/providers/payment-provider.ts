@@ -23,6 +23,10 @@ export type ProviderEvent = PaymentEvent | RefundEvent | DisputeEvent;
 export const isPaymentEvent = (e: ProviderEvent): e is PaymentEvent => e.type.startsWith("payment.");
 export const isRefundEvent = (e: ProviderEvent): e is RefundEvent => e.type.startsWith("refund.");
 
+export type NewProviderPayment = { paymentId: string; orderId: string; amountCents: number; currency: string };
+/** The provider's reference for a payment, and what a browser needs to pay it (null when nothing is needed). */
+export type ProviderPayment = { providerPaymentId: string; clientSecret: string | null };
+
 /**
  * The port every provider adapter implements (the sandbox; Stripe). Every
  * method is a network call made after the COMMIT of the change it follows,
@@ -52,9 +56,11 @@ export interface PaymentProvider {
     reason: string;
   }): Promise<{ providerRefundId: string }>;
   /**
-   * The provider's reference for a payment we are creating. Called inside the
-   * creating transaction, so it must not do I/O: a provider that needs an API
-   * call would create its intent from an outbox after COMMIT instead.
+   * Creates the provider's side of a payment we have committed, keyed by our
+   * payment id (the provider's idempotency key): called again for the same
+   * payment it returns the same provider payment, never a second one. Called
+   * after the COMMIT that created ours, by the request, a retry of its
+   * Idempotency-Key or the sweeper (complete-provider-payments.ts).
    */
-  newProviderPaymentId(paymentId: string): string;
+  createPayment(payment: NewProviderPayment): Promise<ProviderPayment>;
 }

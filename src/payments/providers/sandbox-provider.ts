@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import type { Logger } from "pino";
 import { type RetryPolicy, retrying } from "../../db/with-retry.js";
 import { signWebhook } from "../webhook-signature.js";
@@ -77,7 +77,11 @@ export function createSandboxProvider(options: SandboxProviderOptions): SandboxP
 
   return {
     name: "sandbox",
-    newProviderPaymentId: () => `sbx_${randomBytes(12).toString("hex")}`,
+    // Derived from our id (96 bits of its hash), so a repeated call returns the same reference.
+    createPayment: async (payment) => ({
+      providerPaymentId: `sbx_${createHash("sha256").update(payment.paymentId).digest("hex").slice(0, 24)}`,
+      clientSecret: null,
+    }),
     // The sandbox keeps no state of its own: a payment it was told to cancel
     // is simply never succeeded by it, and a refund is settled by the admin
     // through POST /v1/sandbox/refunds/:id/succeed|fail.

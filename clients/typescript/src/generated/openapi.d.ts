@@ -318,6 +318,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhooks/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe events (Stripe-Signature, any configured secret, 300 s tolerance); other types are 200 ignored
+         * @description **Auth:** No Bearer key: the body is signed, `Payment-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")>`.
+         *
+         *     **Problem codes:** `malformed_json`, `invalid_signature`, `payload_too_large`, `unsupported_media_type`, `validation_failed`, `service_unavailable`, `internal`.
+         */
+        post: operations["postV1WebhooksStripe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sandbox/payments/{id}/succeed": {
         parameters: {
             query?: never;
@@ -3882,6 +3904,131 @@ export interface operations {
                         paymentId: string;
                         disputeId: string;
                         amountCents: number;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookAck"];
+                };
+            };
+            /**
+             * @description Bad request. Problem codes: `malformed_json`.
+             *
+             *     - `malformed_json`: The body is not valid JSON.
+             */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["MalformedJsonProblem"];
+                };
+            };
+            /**
+             * @description Not authenticated. Problem codes: `invalid_signature`.
+             *
+             *     - `invalid_signature`: Webhook signature missing, wrong, or outside the 300 s tolerance.
+             */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InvalidSignatureProblem"];
+                };
+            };
+            /**
+             * @description Payload too large. Problem codes: `payload_too_large`.
+             *
+             *     - `payload_too_large`: The body is over 64 KiB.
+             */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["PayloadTooLargeProblem"];
+                };
+            };
+            /**
+             * @description Unsupported media type. Problem codes: `unsupported_media_type`.
+             *
+             *     - `unsupported_media_type`: The body is not `application/json`.
+             */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["UnsupportedMediaTypeProblem"];
+                };
+            };
+            /**
+             * @description Unprocessable. Problem codes: `validation_failed`.
+             *
+             *     - `validation_failed`: The body, query or a header fails validation; `errors` lists each `{path, message}`.
+             */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ValidationFailedProblem"];
+                };
+            };
+            /**
+             * @description Internal error. Problem codes: `internal`.
+             *
+             *     - `internal`: Anything else; the body has no stack trace or SQL, only a request id.
+             */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["InternalProblem"];
+                };
+            };
+            /**
+             * @description Service unavailable. Problem codes: `service_unavailable`.
+             *
+             *     - `service_unavailable`: The database is unreachable or overloaded (`Retry-After` set).
+             */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying. Sent with `service_unavailable`. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ServiceUnavailableProblem"];
+                };
+            };
+        };
+    };
+    postV1WebhooksStripe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    id: string;
+                    type: string;
+                    data: {
+                        object: {
+                            [key: string]: unknown;
+                        };
                     };
                 };
             };
