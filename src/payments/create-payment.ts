@@ -8,7 +8,7 @@ import { lockOrder } from "../orders/order-store.js";
 import { transitionOrder } from "../orders/transition-order.js";
 import { createAtProvider } from "./create-at-provider.js";
 import { claimProviderCall, findPayment, insertPayment, recordProviderPayment } from "./payment-store.js";
-import { renderPayment } from "./payment-view.js";
+import { type PaymentView, renderPayment } from "./payment-view.js";
 import type { PaymentProvider } from "./providers/payment-provider.js";
 
 export type CreatePaymentDeps = {
@@ -84,7 +84,7 @@ export async function completePaymentCreation(
   point: RecoveryPoint,
   context: ResumeContext,
   finish: FinishCommand,
-  deps: CreatePaymentDeps,
+  deps: CreatePaymentDeps & { answer: (payment: PaymentView) => StoredResponse },
 ): Promise<CommandOutcome> {
   const created = point.facts as PaymentCreated;
   let callProvider = context.fresh;
@@ -98,7 +98,7 @@ export async function completePaymentCreation(
   }
   const made = callProvider ? await createAtProvider(ds, deps.provider, created, deps.logger, context.key ?? created.paymentId) : undefined;
   const outcome = await finish(async (m) =>
-    answer(made ? await recordProviderPayment(m, created.paymentId, made) : await findPayment(m, created.paymentId)),
+    deps.answer(viewOf(made ? await recordProviderPayment(m, created.paymentId, made) : await findPayment(m, created.paymentId))),
   );
   const status = (outcome.response.body as { status?: string } | null)?.status;
   if (made && status !== undefined && status !== "pending") {
@@ -110,8 +110,7 @@ export async function completePaymentCreation(
   return outcome;
 }
 
-function answer(payment: Awaited<ReturnType<typeof findPayment>>): StoredResponse {
+function viewOf(payment: Awaited<ReturnType<typeof findPayment>>): PaymentView {
   if (!payment) throw new Error("payment vanished during its creation");
-  const view = renderPayment(payment);
-  return { status: 201, body: view, headers: { Location: `/v1/payments/${view.id}`, ETag: `"${view.version}"` } };
+  return renderPayment(payment);
 }

@@ -3,7 +3,7 @@ import type { DataSource } from "typeorm";
 import { z } from "zod";
 import { type CreatePaymentDeps, completePaymentCreation, createPayment } from "../../payments/create-payment.js";
 import { getPaymentOrThrow } from "../../payments/get-payment.js";
-import { ok, type RunCommand, sendStored } from "../command.js";
+import { created, ok, type RunCommand, sendStored } from "../command.js";
 import { uuidSchema } from "../schemas.js";
 import { body, callerOf, pathId } from "../validate.js";
 
@@ -24,7 +24,12 @@ export function paymentsRouter(ds: DataSource, run: RunCommand, deps: CreatePaym
       res,
       { keyRequired: true },
       (m) => createPayment(m, callerOf(req), orderId, deps),
-      (point, context, finish) => completePaymentCreation(ds, point, context, finish, { ...deps, logger: req.log ?? deps.logger }),
+      (point, context, finish) =>
+        completePaymentCreation(ds, point, context, finish, {
+          ...deps,
+          logger: req.log ?? deps.logger,
+          answer: (payment) => created(payment, `/v1/payments/${payment.id}`, payment.version),
+        }),
     );
   });
 
