@@ -133,9 +133,14 @@ describe("GET /openapi.json", () => {
     const doc = (await t.http().get("/openapi.json")).body;
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: "http", scheme: "bearer" });
     expect(doc.components.securitySchemes.paymentSignature).toMatchObject({ type: "apiKey", in: "header", name: "Payment-Signature" });
-    for (const ops of Object.values(doc.paths as Record<string, Record<string, { security: object[]; "x-orderlock-auth": string }>>)) {
+    expect(doc.components.securitySchemes.stripeSignature).toMatchObject({ type: "apiKey", in: "header", name: "Stripe-Signature" });
+    for (const [path, ops] of Object.entries(
+      doc.paths as Record<string, Record<string, { security: object[]; "x-orderlock-auth": string }>>,
+    )) {
       for (const op of Object.values(ops)) {
-        expect(op.security).toEqual(op["x-orderlock-auth"] === "webhook" ? [{ paymentSignature: [] }] : [{ bearer: [] }]);
+        const scheme =
+          op["x-orderlock-auth"] !== "webhook" ? "bearer" : path === "/v1/webhooks/stripe" ? "stripeSignature" : "paymentSignature";
+        expect(op.security, path).toEqual([{ [scheme]: [] }]);
       }
     }
   });

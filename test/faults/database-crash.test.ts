@@ -4,6 +4,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { type EmbeddedPostgres, startEmbeddedPostgres } from "../../src/db/embedded-postgres.js";
+import { migrate } from "../../src/db/migrate.js";
 import { type FaultApp, sleep, startFaultApp } from "../support/fault-app.js";
 import { prepareLoad, readFinalState, runLoad, send, timeToHealthy } from "../support/fault-load.js";
 import { checkHistory, History, resolveAll } from "../support/history.js";
@@ -44,7 +45,7 @@ beforeAll(async () => {
   pgServer = await startPg();
   const migrator = createDataSource(pgServer.url);
   await migrator.initialize();
-  await migrator.runMigrations();
+  await migrate(migrator);
   await migrator.destroy();
   app = await startFaultApp(pgServer.url);
 }, 120_000);

@@ -4022,6 +4022,28 @@ export interface operations {
         };
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "id": "evt_1QdL2mA1b2C3d4E5",
+                 *       "object": "event",
+                 *       "type": "payment_intent.succeeded",
+                 *       "created": 1764583331,
+                 *       "data": {
+                 *         "object": {
+                 *           "id": "pi_3QdL2mA1b2C3d4E5",
+                 *           "object": "payment_intent",
+                 *           "amount": 2500,
+                 *           "amount_received": 2500,
+                 *           "currency": "usd",
+                 *           "status": "succeeded",
+                 *           "metadata": {
+                 *             "orderlock_payment_id": "9d4c1b7e-2f3a-4e8d-b6c5-1a0f9e8d7c6b",
+                 *             "orderlock_order_id": "0b8f6a52-4d1e-4f7a-9a37-3f0c2d9a1e55"
+                 *           }
+                 *         }
+                 *       }
+                 *     }
+                 */
                 "application/json": {
                     id: string;
                     type: string;
