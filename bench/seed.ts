@@ -170,8 +170,9 @@ export async function insertRawPendingPayments(db: pg.Client, customerIds: strin
       params.slice(0, 2),
     );
     await db.query(
-      `INSERT INTO payments (id, order_id, customer_id, amount_cents, currency, status, provider, provider_payment_id)
-       SELECT ${rawPaymentIdSql("n")}, o.id, o.customer_id, o.total_cents, 'USD', 'pending', 'bench-raw', 'raw-' || n
+      `INSERT INTO payments (id, order_id, customer_id, amount_cents, currency, status, provider, provider_payment_id, expires_at)
+       SELECT ${rawPaymentIdSql("n")}, o.id, o.customer_id, o.total_cents, 'USD', 'pending', 'bench-raw', 'raw-' || n,
+              now() + interval '1 day'
        FROM ${rows} JOIN orders o ON o.id = ${rawOrderIdSql("n")}`,
       params.slice(0, 2),
     );

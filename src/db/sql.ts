@@ -41,14 +41,32 @@ export async function sqlOne<T = Record<string, unknown>>(m: EntityManager, text
  * entity is the one description of a row; this reads its column metadata.
  */
 export function asEntity<T extends ObjectLiteral>(m: EntityManager | DataSource, entity: EntityTarget<T>, raw: Record<string, unknown>): T {
-  const meta = (("connection" in m ? m.connection : m) as DataSource).getMetadata(entity);
   const out: Record<string, unknown> = {};
-  for (const c of meta.columns) {
-    if (c.relationMetadata) continue;
-    let v = raw[c.databaseName];
+  for (const c of columnsOf(("connection" in m ? m.connection : m) as DataSource, entity)) {
+    let v = raw[c.column];
     if (v === undefined) continue;
-    if (typeof v === "string" && (c.type === "timestamptz" || c.type === "timestamp with time zone")) v = new Date(v);
-    out[c.propertyName] = v;
+    if (c.isTime && typeof v === "string") v = new Date(v);
+    out[c.property] = v;
   }
   return out as T;
+}
+
+type ColumnMap = { column: string; property: string; isTime: boolean }[];
+const columnMaps = new WeakMap<object, ColumnMap>();
+
+/** An entity's columns (not its relations), read from its metadata once per DataSource. */
+function columnsOf(ds: DataSource, entity: EntityTarget<ObjectLiteral>): ColumnMap {
+  const meta = ds.getMetadata(entity);
+  let map = columnMaps.get(meta);
+  if (!map) {
+    map = meta.columns
+      .filter((c) => !c.relationMetadata)
+      .map((c) => ({
+        column: c.databaseName,
+        property: c.propertyName,
+        isTime: c.type === "timestamptz" || c.type === "timestamp with time zone",
+      }));
+    columnMaps.set(meta, map);
+  }
+  return map;
 }
