@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { promisify, stripVTControlCharacters } from "node:util";
 import { describe, expect, it } from "vitest";
 import { migrations } from "../../migrations/index.js";
 import { createTestDatabase } from "../support/test-database.js";
@@ -11,11 +11,16 @@ describe("npm run typeorm", () => {
     const db = await createTestDatabase();
     try {
       const { stdout } = await promisify(execFile)("npm", ["run", "--silent", "typeorm", "--", "migration:show"], {
-        env: { ...process.env, DATABASE_URL: db.url },
+        env: { ...process.env, DATABASE_URL: db.url, NO_COLOR: "1", FORCE_COLOR: "0" },
         timeout: 60_000,
       });
-      const applied = stdout.split("\n").filter((l) => l.startsWith("[X]"));
-      expect(applied.map((l) => l.replace(/^\[X\] \d+ /, "").trim())).toEqual(migrations.map((m) => m.name));
+      // (Without colour codes: some CI environments make the CLI colour its output anyway.)
+      const lines = stripVTControlCharacters(stdout).split("\n");
+      const applied = lines.filter((l) => l.startsWith("[X]"));
+      expect(
+        applied.map((l) => l.replace(/^\[X\] \d+ /, "").trim()),
+        stdout,
+      ).toEqual(migrations.map((m) => m.name));
     } finally {
       await db.drop();
     }
