@@ -54,10 +54,7 @@ BEGIN
   IF p_payment_id IS NOT NULL THEN
     SELECT * INTO v_pay FROM payments WHERE id = p_payment_id FOR UPDATE;
   END IF;
-  INSERT INTO payment_events (event_id, payment_id, type, outcome)
-  VALUES (p_event_id, p_payment_id, p_type, 'processed')
-  ON CONFLICT (event_id) DO NOTHING;
-  IF NOT FOUND THEN
+  IF NOT orderlock_receive_provider_event(p_event_id, p_payment_id, p_type) THEN
     RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid;
     RETURN;
   END IF;

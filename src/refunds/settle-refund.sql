@@ -39,10 +39,7 @@ BEGIN
   IF v_payment_id IS NOT NULL THEN
     SELECT * INTO v_pay FROM payments WHERE id = v_payment_id FOR UPDATE;
   END IF;
-  INSERT INTO payment_events (event_id, payment_id, type, outcome)
-  VALUES (p_event_id, v_pay.id, 'refund.' || p_outcome, 'processed')
-  ON CONFLICT (event_id) DO NOTHING;
-  IF NOT FOUND THEN
+  IF NOT orderlock_receive_provider_event(p_event_id, v_pay.id, 'refund.' || p_outcome) THEN
     RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, false;
     RETURN;
   END IF;
