@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from "node:async_hooks";
 import type { DataSource } from "typeorm";
 import { ServiceUnavailableError } from "../errors.js";
 import { callerTraceContext, inBatchSpan, type TraceContext } from "../tracing/batch-span.js";
@@ -58,12 +57,14 @@ export const SHED_LOAD = {
 } as const;
 
 /**
- * How a batch's `run` answers an item before the whole batch is done: set by
- * the Batcher around each `run`, used by callBatchOrEachAlone's one-at-a-time
- * fallback, so an item decided alone is answered then, not after the items
- * behind it (one of which may wait out a lock timeout).
+ * How a batch's `run` answers an item before the whole batch is done, passed
+ * by the Batcher to each `run` (a plain argument: an AsyncLocalStorage would
+ * switch on Node's promise hooks for every promise of the process). Used by
+ * callBatchOrEachAlone's one-at-a-time fallback, so an item decided alone is
+ * answered then, not after the items behind it (one of which may wait out a
+ * lock timeout).
  */
-const answerEarly = new AsyncLocalStorage<(index: number, result: ItemResult<unknown>) => void>();
+export type AnswerEarly<O> = (index: number, result: ItemResult<O>) => void;
 
 type Waiting<I, O> = {
   item: I;
@@ -79,7 +80,7 @@ export class Batcher<I, O> {
   private expiryTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly run: (items: I[]) => Promise<ItemResult<O>[]>,
+    private readonly run: (items: I[], answerEarly: AnswerEarly<O>) => Promise<ItemResult<O>[]>,
     private readonly options: BatcherOptions,
   ) {
     if (options.maxInFlight < 1 || options.maxBatch < 1) throw new Error("Batcher: maxInFlight and maxBatch must be at least 1");
@@ -119,14 +120,21 @@ export class Batcher<I, O> {
     while (this.inFlight < this.options.maxInFlight && this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       this.inFlight += 1;
-      const answer = (i: number, r: ItemResult<unknown>) => {
-        if (r.ok) batch[i].resolve(r.value as O);
+      const answer = (i: number, r: ItemResult<O>) => {
+        if (r.ok) batch[i].resolve(r.value);
         else batch[i].reject(r.error);
       };
       // (An exception thrown by run itself, not only a rejection, must reach every item.
       // An item answered early is answered again below: a promise settles once.)
       Promise.resolve()
-        .then(() => inBatchSpan(batch, () => answerEarly.run(answer, () => this.run(batch.map((w) => w.item)))))
+        .then(() =>
+          inBatchSpan(batch, () =>
+            this.run(
+              batch.map((w) => w.item),
+              answer,
+            ),
+          ),
+        )
         .then(
           (results) => {
             batch.forEach((w, i) => {
@@ -179,7 +187,11 @@ export function batcherPerDataSource<I, O>(make: (ds: DataSource) => Batcher<I, 
  * Re-running an item whose batch did commit after all is harmless: orders
  * carry a required Idempotency-Key (replayed), events an event id (duplicate).
  */
-export async function callBatchOrEachAlone<I, O>(batch: I[], call: (items: I[]) => Promise<O[]>): Promise<ItemResult<O>[]> {
+export async function callBatchOrEachAlone<I, O>(
+  batch: I[],
+  call: (items: I[]) => Promise<O[]>,
+  answerEarly?: AnswerEarly<O>,
+): Promise<ItemResult<O>[]> {
   const startedAt = Date.now();
   let startBy = Number.POSITIVE_INFINITY;
   try {
@@ -192,7 +204,6 @@ export async function callBatchOrEachAlone<I, O>(batch: I[], call: (items: I[]) 
     // API.md's bound). Items behind two blocked ones get a 503 without running.
     if (isTimeoutError(error)) startBy = startedAt + 1.5 * (Date.now() - startedAt);
   }
-  const early = answerEarly.getStore();
   const results: ItemResult<O>[] = [];
   for (const item of batch) {
     let result: ItemResult<O>;
@@ -203,7 +214,7 @@ export async function callBatchOrEachAlone<I, O>(batch: I[], call: (items: I[]) 
       result = { ok: false, error };
     }
     results.push(result);
-    early?.(results.length - 1, result);
+    answerEarly?.(results.length - 1, result);
   }
   return results;
 }

@@ -45,7 +45,7 @@ const PLACE_IN_FLIGHT = 2;
 const PLACE_BATCH_MAX = 32;
 const placerFor = batcherPerDataSource(
   (ds) =>
-    new Batcher<Placement, PlaceRow>((batch) => callBatchOrEachAlone(batch, (items) => callPlace(ds, items)), {
+    new Batcher<Placement, PlaceRow>((batch, answerEarly) => callBatchOrEachAlone(batch, (items) => callPlace(ds, items), answerEarly), {
       maxInFlight: PLACE_IN_FLIGHT,
       maxBatch: PLACE_BATCH_MAX,
       ...SHED_LOAD,

@@ -19,11 +19,14 @@ const SETTLE_IN_FLIGHT = 2;
 const SETTLE_BATCH_MAX = 32;
 const settlerFor = batcherPerDataSource(
   (ds) =>
-    new Batcher<SettleRequest, EventVerdict>((batch) => callBatchOrEachAlone(batch, (items) => callSettle(ds, items)), {
-      maxInFlight: SETTLE_IN_FLIGHT,
-      maxBatch: SETTLE_BATCH_MAX,
-      ...SHED_LOAD,
-    }),
+    new Batcher<SettleRequest, EventVerdict>(
+      (batch, answerEarly) => callBatchOrEachAlone(batch, (items) => callSettle(ds, items), answerEarly),
+      {
+        maxInFlight: SETTLE_IN_FLIGHT,
+        maxBatch: SETTLE_BATCH_MAX,
+        ...SHED_LOAD,
+      },
+    ),
 );
 
 /** One database call, its own transaction. The counter shard is the first payment's (any shard will do: reads sum them). */

@@ -129,19 +129,23 @@ describe("callBatchOrEachAlone", () => {
       const answered: number[] = [];
       let answeredWhileBlocked: number[] = [];
       const b = new Batcher<number, number>(
-        (batch) =>
-          callBatchOrEachAlone(batch, async (items: number[]) => {
-            calls.push(items);
-            if (items.includes(2)) {
-              if (items.length > 1) await new Promise((r) => setTimeout(r, 40)); // the batch waits out a lock timeout
-              if (items.length === 1) {
-                await new Promise((r) => setTimeout(r, 50)); // the blocked one waits alone
-                answeredWhileBlocked = [...answered];
+        (batch, answerEarly) =>
+          callBatchOrEachAlone(
+            batch,
+            async (items: number[]) => {
+              calls.push(items);
+              if (items.includes(2)) {
+                if (items.length > 1) await new Promise((r) => setTimeout(r, 40)); // the batch waits out a lock timeout
+                if (items.length === 1) {
+                  await new Promise((r) => setTimeout(r, 50)); // the blocked one waits alone
+                  answeredWhileBlocked = [...answered];
+                }
+                throw sqlError(code);
               }
-              throw sqlError(code);
-            }
-            return items.map((n) => n * 10);
-          }),
+              return items.map((n) => n * 10);
+            },
+            answerEarly,
+          ),
         { ...LIMITS, maxInFlight: 1 },
       );
       const gate = b.submit(0); // goes alone; the next three wait and go together
