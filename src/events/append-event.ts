@@ -17,13 +17,10 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * Writes the events of changes just made, in the caller's transaction, by the
- * one definition (append-event.sql): one per resource id, in the order given.
+ * one definition (append-events.sql): one per resource id, in the order given.
  * The caller holds each resource's row lock and has just changed it.
  */
 export async function appendEvents(m: EntityManager, type: EventType, resourceIds: string[]): Promise<void> {
   if (resourceIds.length === 0) return;
-  await sql(m, `SELECT orderlock_append_event($1, r.id) FROM unnest($2::uuid[]) WITH ORDINALITY AS r(id, n) ORDER BY r.n`, [
-    type,
-    resourceIds,
-  ]);
+  await sql(m, `SELECT 1 FROM orderlock_append_events($1, $2::uuid[])`, [type, resourceIds]);
 }

@@ -5,19 +5,22 @@
 --
 -- For each SKU the reservation moves from p_from to p_to units (a SKU may
 -- appear several times; its moves add up). All or nothing:
---   1. lock the product rows in SKU order (FOR UPDATE), the one lock order;
---   2. check, in a statement whose snapshot is taken once the locks are
---      held (so it reads the rows as the last holder left them), that every
---      SKU exists and every line that grows fits: what is left
+--   1. lock the product rows in SKU order (FOR UPDATE), the one lock order,
+--      reading each row as the locking returns it: its latest committed
+--      version (READ COMMITTED re-reads a row it had to wait for);
+--   2. check, from those locked rows only, that every SKU exists and every
+--      line that grows fits: what is left
 --      (on_hand - reserved, plus what this caller already holds, p_from) and,
 --      with a cap (p_cap > 0), the cap less what the customer holds in its
 --      other open orders (all but p_except_order). A line that does not grow
 --      always fits: giving back is never refused;
 --   3. only if every line fits, move `reserved` (the CHECK
 --      0 <= reserved <= on_hand backs it) and bump each product's version.
--- (Not one statement with data-modifying CTEs: there the check could read a
--- row as it was before a concurrent release while the UPDATE applied to the
--- row as it is, which the CHECK caught under concurrent cancels.)
+-- (The check must read the rows the locking returned, never `products`
+-- again in the same statement: that other read would see the statement's
+-- snapshot, taken before the lock wait, so a row as it was before a
+-- concurrent release, while the UPDATE applies to the row as it is; the
+-- CHECK caught exactly that under concurrent cancels.)
 -- Returns one row per SKU: requested (p_to), available to this caller, the
 -- price, the cap when it is what limits the line, and the verdict (the same
 -- on every row). No row for an unknown SKU means `known` is false on it.
@@ -41,9 +44,10 @@ DECLARE
   v_deltas int[];
   v_ok boolean;
 BEGIN
-  PERFORM 1 FROM products p WHERE p.sku = ANY(p_skus) ORDER BY p.sku FOR UPDATE;
-
-  WITH req AS (
+  WITH locked AS MATERIALIZED (
+    SELECT p.sku, p.on_hand, p.reserved, p.price_cents
+      FROM products p WHERE p.sku = ANY(p_skus) ORDER BY p.sku FOR UPDATE),
+  req AS (
     SELECT r.sku, sum(r.f)::int AS f, sum(r.t)::int AS t
       FROM unnest(p_skus, p_from, p_to) AS r(sku, f, t)
      GROUP BY r.sku),
@@ -57,7 +61,7 @@ BEGIN
     SELECT r.sku, r.f, r.t, p.price_cents, p.sku IS NOT NULL AS known,
            p.on_hand - p.reserved + r.f AS stock_left,
            CASE WHEN p_cap > 0 THEN p_cap - coalesce(h.qty, 0) END AS cap_left
-      FROM req r LEFT JOIN products p ON p.sku = r.sku LEFT JOIN held h ON h.sku = r.sku)
+      FROM req r LEFT JOIN locked p ON p.sku = r.sku LEFT JOIN held h ON h.sku = r.sku)
   SELECT array_agg(a.sku ORDER BY a.sku), array_agg(a.known ORDER BY a.sku), array_agg(a.t ORDER BY a.sku),
          array_agg(greatest(least(a.stock_left, coalesce(a.cap_left, a.stock_left)), 0) ORDER BY a.sku),
          array_agg(a.price_cents ORDER BY a.sku),

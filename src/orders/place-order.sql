@@ -9,13 +9,11 @@
 --   2. cap > 0: the customer row FOR NO KEY UPDATE (customer → products).
 --   3. orderlock_move_reservations: product rows locked in SKU order, every
 --      line checked, and only then reserved.
---   4. all reserved: the order and its lines, at the locked rows' prices.
---   5. placed: its `order.placed` event (orderlock_append_event).
---   6. the outcome and its facts (the order; the short lines; the unknown
+--   4. all reserved: the order, its lines and its `order.placed` event
+--      (orderlock_create_orders).
+--   5. the outcome and its facts (the order; the short lines; the unknown
 --      SKUs), stored with the key and returned. No HTTP here: the service
 --      renders the answer from these facts.
--- Timestamps are truncated to milliseconds, the precision of the service's
--- clock values, so the facts and every later read of the row agree.
 CREATE OR REPLACE FUNCTION orderlock_place_order(
   p_owner text, p_key text, p_fingerprint text, p_key_ttl_hours int,
   p_order_id uuid, p_customer_id uuid, p_skus text[], p_qtys int[],
@@ -27,7 +25,6 @@ AS $fn$
 DECLARE
   -- (plpgsql variables are prefixed: a bare name would capture SQL column names)
   v_key record;
-  v_now timestamptz := date_trunc('milliseconds', now());
   v_m record;
   v_outcome text;
   v_facts jsonb;
@@ -58,9 +55,6 @@ BEGIN
   END IF;
 
   SELECT bool_and(m.ok) AS ok, bool_and(m.known) AS all_known,
-         array_agg(m.sku ORDER BY m.sku) AS skus, array_agg(m.requested ORDER BY m.sku) AS qtys,
-         array_agg(m.price_cents ORDER BY m.sku) AS prices,
-         sum(m.price_cents::bigint * m.requested) AS total,
          jsonb_agg(jsonb_build_object('sku', m.sku, 'requested', m.requested, 'available', m.available,
                                       'per_customer_limit', m.per_customer_limit) ORDER BY m.sku)
            FILTER (WHERE m.known AND m.requested > m.available) AS short,
@@ -69,13 +63,11 @@ BEGIN
     FROM orderlock_move_reservations(p_skus, array_fill(0, ARRAY[cardinality(p_skus)]), p_qtys, p_customer_id, p_cap, NULL) m;
 
   IF v_m.ok THEN
-    INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)
-    VALUES (p_order_id, p_customer_id, 'reserved', v_m.total, v_now + make_interval(secs => p_hold_seconds), v_now, v_now);
-    INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
-    SELECT p_order_id, l.sku, l.qty, l.price, l.price::bigint * l.qty
-      FROM unnest(v_m.skus, v_m.qtys, v_m.prices) AS l(sku, qty, price);
+    SELECT c.facts INTO v_facts
+      FROM orderlock_create_orders(jsonb_build_array(jsonb_build_object(
+             'orderId', p_order_id, 'customerId', p_customer_id, 'holdSeconds', p_hold_seconds,
+             'skus', to_jsonb(p_skus), 'qtys', to_jsonb(p_qtys)))) c;
     v_outcome := 'placed';
-    v_facts := orderlock_append_event('order.placed', p_order_id);
   ELSIF NOT v_m.all_known THEN
     v_outcome := 'unknown_sku';
     v_facts := jsonb_build_object('unknown_skus', v_m.unknown);

@@ -17,6 +17,14 @@
 --   so the second gets in_use, exactly as it would alone.
 -- - Nothing is acknowledged before the COMMIT of the whole batch; a failed
 --   batch writes nothing (the service then places its orders one by one).
+-- - All at once, when that decides exactly what one by one would: every
+--   order is new (its key granted, not stored, not twice in the batch), no
+--   per-customer cap is in force, and orderlock_move_reservations can
+--   reserve the batch's whole demand per SKU in one move. Then each order,
+--   placed in turn, would have found its stock, so every one is placed:
+--   one reservation, one orderlock_create_orders and one key insert for the
+--   batch instead of a function call per order. Otherwise (a move that does
+--   not fit changes nothing), one by one.
 CREATE OR REPLACE FUNCTION orderlock_place_orders(p_orders jsonb)
 RETURNS TABLE (pos int, replayed boolean, outcome text, facts jsonb)
 LANGUAGE plpgsql VOLATILE
@@ -25,6 +33,8 @@ AS $fn$
 DECLARE
   v_o record;
   v_keys text[] := '{}';
+  v_fresh boolean;
+  v_fits boolean;
 BEGIN
   -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN is a
   -- sequential scan of the table; this one is an index scan.)
@@ -35,6 +45,38 @@ BEGIN
   PERFORM 1 FROM products p
     WHERE p.sku = ANY(ARRAY(SELECT jsonb_array_elements_text(e -> 'skus') FROM jsonb_array_elements(p_orders) e))
     ORDER BY p.sku FOR UPDATE;
+
+  -- Every key's lock first (a later statement's snapshot then sees every key
+  -- stored before it was granted), then whether the batch is all new orders.
+  SELECT coalesce(bool_and(e ->> 'key' IS NOT NULL AND (e ->> 'cap')::int = 0
+                           AND pg_try_advisory_xact_lock(hashtextextended((e ->> 'owner') || E'\n' || (e ->> 'key'), 0))), false)
+    INTO v_fresh FROM jsonb_array_elements(p_orders) e;
+  IF v_fresh THEN
+    SELECT count(DISTINCT (e ->> 'owner', e ->> 'key')) = count(*)
+           AND NOT bool_or(EXISTS (SELECT 1 FROM idempotency_keys i WHERE i.owner = e ->> 'owner' AND i.key = e ->> 'key'))
+      INTO v_fresh FROM jsonb_array_elements(p_orders) e;
+  END IF;
+  IF v_fresh THEN
+    SELECT bool_and(m.ok) INTO v_fits
+      FROM (SELECT array_agg(d.sku ORDER BY d.sku) AS skus, array_agg(d.qty ORDER BY d.sku) AS qtys
+              FROM (SELECT s.sku, sum(q.qty::int)::int AS qty
+                      FROM jsonb_array_elements(p_orders) e
+                      CROSS JOIN LATERAL jsonb_array_elements_text(e -> 'skus') WITH ORDINALITY AS s(sku, i)
+                      JOIN LATERAL jsonb_array_elements_text(e -> 'qtys') WITH ORDINALITY AS q(qty, i) ON q.i = s.i
+                     GROUP BY s.sku) d) demand
+      CROSS JOIN LATERAL orderlock_move_reservations(demand.skus, array_fill(0, ARRAY[cardinality(demand.skus)]), demand.qtys,
+                                                     NULL, 0, NULL) m;
+    IF v_fits THEN
+      RETURN QUERY
+        WITH c AS (SELECT * FROM orderlock_create_orders(p_orders)),
+        o AS (SELECT x.n, x.e, (x.e ->> 'orderId')::uuid AS id FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n)),
+        stored AS (
+          INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts)
+          SELECT o.e ->> 'owner', o.e ->> 'key', o.e ->> 'fingerprint', 'placed', c.facts FROM o JOIN c ON c.order_id = o.id)
+        SELECT o.n::int, false, 'placed'::text, c.facts FROM o JOIN c ON c.order_id = o.id ORDER BY o.n;
+      RETURN;
+    END IF;
+  END IF;
 
   FOR v_o IN SELECT x.e, x.n FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) LOOP
     IF v_o.e ->> 'key' IS NOT NULL THEN

@@ -1,0 +1,50 @@
+-- Orders whose stock the caller has just reserved (orderlock_move_reservations,
+-- under its product row locks), created as placed: each order's row (a hold
+-- until now + its holdSeconds), its lines at the locked rows' prices (a SKU
+-- given twice is one line), its total, and its `order.placed` event. The one
+-- definition of what a placed order is, for one order (orderlock_place_order)
+-- and for a whole batch at once (orderlock_place_orders).
+--
+-- p_orders: a JSON array of {orderId, customerId, holdSeconds, skus, qtys}.
+-- Returns each order's facts (orderlock_order_facts), in the order given.
+-- Timestamps are truncated to milliseconds, the precision of the service's
+-- clock values, so the facts and every later read of the row agree.
+CREATE OR REPLACE FUNCTION orderlock_create_orders(p_orders jsonb)
+RETURNS TABLE (order_id uuid, facts jsonb)
+LANGUAGE plpgsql VOLATILE
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+  v_now timestamptz := date_trunc('milliseconds', now());
+BEGIN
+  WITH o AS (
+    SELECT x.n, (x.e ->> 'orderId')::uuid AS id, (x.e ->> 'customerId')::uuid AS customer_id,
+           (x.e ->> 'holdSeconds')::int AS hold_seconds, x.e
+      FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n)),
+  lines AS (
+    SELECT o.id AS order_id, s.sku, sum(q.qty::int)::int AS qty
+      FROM o
+      CROSS JOIN LATERAL jsonb_array_elements_text(o.e -> 'skus') WITH ORDINALITY AS s(sku, i)
+      JOIN LATERAL jsonb_array_elements_text(o.e -> 'qtys') WITH ORDINALITY AS q(qty, i) ON q.i = s.i
+     GROUP BY o.id, s.sku),
+  -- (The price by a subquery per line, an index lookup: a join's generic
+  -- plan may hash the whole products table.)
+  priced AS (
+    SELECT x.order_id, x.sku, x.qty, x.price_cents, x.price_cents::bigint * x.qty AS line_total
+      FROM (SELECT l.order_id, l.sku, l.qty, (SELECT p.price_cents FROM products p WHERE p.sku = l.sku) AS price_cents
+              FROM lines l) x),
+  placed AS (
+    INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)
+    SELECT o.id, o.customer_id, 'reserved', (SELECT sum(pr.line_total) FROM priced pr WHERE pr.order_id = o.id),
+           v_now + make_interval(secs => o.hold_seconds), v_now, v_now
+      FROM o ORDER BY o.n
+    RETURNING 1)
+  INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
+  SELECT pr.order_id, pr.sku, pr.qty, pr.price_cents, pr.line_total FROM priced pr;
+
+  RETURN QUERY
+    SELECT a.resource_id, a.facts
+      FROM orderlock_append_events('order.placed',
+             ARRAY(SELECT (x.e ->> 'orderId')::uuid FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) ORDER BY x.n)) a;
+END
+$fn$;
