@@ -35,6 +35,9 @@ async function placeBatch(batch: ReturnType<typeof placement>[]): Promise<Row[]>
   return rows;
 }
 
+const orderFactsOf = async (orderId: string) =>
+  ((await t.ds.query(`SELECT orderlock_order_facts($1) AS f`, [orderId])) as { f: Record<string, unknown> }[])[0].f;
+
 const reservedOf = async (sku: string) =>
   ((await t.ds.query(`SELECT reserved, on_hand FROM products WHERE sku = $1`, [sku])) as { reserved: number; on_hand: number }[])[0];
 
@@ -81,6 +84,48 @@ describe("orderlock_place_orders (one transaction for a batch of orders)", () =>
     const [again] = await placeBatch([placement(c.id, [[p.sku, 1]], key), placement(c.id, [[p.sku, 1]])]);
     expect([again.replayed, again.outcome]).toEqual([true, "placed"]);
     expect(again.facts).toEqual(rows[0].facts);
+  });
+
+  it("when a batch of new orders fits the stock, then it is placed all at once exactly as one by one: each order, its lines at the product's price, its total, its order.placed event and its stored key", async () => {
+    const c = await createCustomer(t);
+    const a = await createProduct(t, { onHand: 10, priceCents: 250 });
+    const b = await createProduct(t, { onHand: 10, priceCents: 100 });
+    const batch = [
+      placement(c.id, [[a.sku, 2]]),
+      placement(c.id, [
+        [b.sku, 3],
+        [a.sku, 1],
+      ]),
+      placement(c.id, [[b.sku, 1]]),
+    ];
+    const rows = await placeBatch(batch);
+    expect(rows.map((r) => r.outcome)).toEqual(["placed", "placed", "placed"]);
+    expect(rows.map((r) => r.facts.total_cents)).toEqual([500, 550, 100]);
+    expect(rows[1].facts.lines).toEqual(
+      [
+        { sku: a.sku, quantity: 1, unit_price_cents: 250, line_total_cents: 250 },
+        { sku: b.sku, quantity: 3, unit_price_cents: 100, line_total_cents: 300 },
+      ].sort((x, y) => (x.sku < y.sku ? -1 : 1)),
+    );
+    expect(await reservedOf(a.sku)).toEqual({ reserved: 3, on_hand: 10 });
+    expect(await reservedOf(b.sku)).toEqual({ reserved: 4, on_hand: 10 });
+    // All at once: one reservation move for the batch, so each product changed once (one by one: once per order).
+    const versions = (await t.ds.query(`SELECT version FROM products WHERE sku = ANY($1) ORDER BY sku`, [[a.sku, b.sku].sort()])) as {
+      version: number;
+    }[];
+    expect(versions.map((v) => v.version)).toEqual([a, b].sort((x, y) => (x.sku < y.sku ? -1 : 1)).map((p) => p.version + 1));
+    // What one order alone would have written: the same facts in its event and its stored key, events in batch order.
+    for (const [i, r] of rows.entries()) expect(r.facts).toEqual(await orderFactsOf(batch[i].orderId));
+    const events = (await t.ds.query(
+      `SELECT resource_id, type, facts FROM events WHERE resource_id = ANY($1::uuid[]) ORDER BY position, seq`,
+      [batch.map((o) => o.orderId)],
+    )) as { resource_id: string; type: string; facts: unknown }[];
+    expect(events.map((e) => [e.resource_id, e.type])).toEqual(batch.map((o) => [o.orderId, "order.placed"]));
+    expect(events.map((e) => e.facts)).toEqual(rows.map((r) => r.facts));
+    const replays = await placeBatch(batch);
+    expect(replays.map((r) => [r.replayed, r.outcome])).toEqual(batch.map(() => [true, "placed"]));
+    expect(replays.map((r) => r.facts)).toEqual(rows.map((r) => r.facts));
+    expect((await reservedOf(a.sku)).reserved).toBe(3);
   });
 });
 
