@@ -59,11 +59,11 @@ BEGIN
   IF v_fresh THEN
     SELECT bool_and(m.ok) INTO v_fits
       FROM (SELECT array_agg(d.sku ORDER BY d.sku) AS skus, array_agg(d.qty ORDER BY d.sku) AS qtys
-              FROM (SELECT s.sku, sum(q.qty::int)::int AS qty
+              FROM (SELECT l.sku, sum(l.qty::int)::int AS qty
                       FROM jsonb_array_elements(p_orders) e
-                      CROSS JOIN LATERAL jsonb_array_elements_text(e -> 'skus') WITH ORDINALITY AS s(sku, i)
-                      JOIN LATERAL jsonb_array_elements_text(e -> 'qtys') WITH ORDINALITY AS q(qty, i) ON q.i = s.i
-                     GROUP BY s.sku) d) demand
+                      CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements_text(e -> 'skus'),
+                                                   jsonb_array_elements_text(e -> 'qtys')) AS l(sku, qty)
+                     GROUP BY l.sku) d) demand
       CROSS JOIN LATERAL orderlock_move_reservations(demand.skus, array_fill(0, ARRAY[cardinality(demand.skus)]), demand.qtys,
                                                      NULL, 0, NULL) m;
     IF v_fits THEN
