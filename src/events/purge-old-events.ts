@@ -16,7 +16,7 @@ export async function purgeOldEvents(ds: DataSource, retentionDays: number, batc
       ds,
       `DELETE FROM events WHERE seq IN (
          SELECT e.seq FROM events e
-          WHERE e.created_at < now() - make_interval(days => $1)
+          WHERE e.created_at < now() - make_interval(secs => $1::float8 * 86400)
             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id AND d.status = 'pending')
             AND NOT EXISTS (SELECT 1 FROM webhook_endpoint_states s JOIN webhook_endpoints w ON w.id = s.endpoint_id
                              WHERE w.deleted_at IS NULL AND (s.cursor_position, s.cursor_seq) < (e.position, e.seq))
