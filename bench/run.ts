@@ -6,7 +6,7 @@ import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
 import { type Haproxy, startHaproxy } from "./haproxy.js";
-import { checkInvariants, InvariantViolation } from "./invariants.js";
+import { checkInvariants, InvariantViolation, recordStockBaseline } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { type BenchOptions, parseOptions } from "./options.js";
@@ -82,6 +82,7 @@ async function seed(options: BenchOptions, svc: RunningService, db: pg.Client): 
   const rawCustomerIds = await insertRawCustomers(db);
   await insertSpreadProducts(db);
   await createHotProducts(api, svc.adminKey, db);
+  await recordStockBaseline(db);
   // Rows inserted with SQL must be rows the service can serve.
   await api.expect(200, "GET", `/v1/products/${spreadSkus(SERVICE_SPREAD_PREFIX)[0]}`, { key: svc.adminKey });
 
