@@ -166,13 +166,14 @@ export function formatSoak(soak: SoakResult): string {
     `soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests; ` +
       `${fixed(life.lifecycles)} order lives on ${soak.lifecycleLanes} lanes (${fixed(life.requests)} requests); ` +
       `event retention and Idempotency-Key TTL ${soak.retentionSeconds} s`,
-    `     at  workload       req/s  non-2xx  lives  RSS MiB  heap MiB  ${RETAINED_TABLES.map((t) => t.replace("webhook_", "wh_")).join("  ")}  oldest event/key s`,
+    `     at  workload       req/s  non-2xx  lives  RSS MiB  heap MiB  ${RETAINED_TABLES.map((t) => t.replace("webhook_", "wh_")).join("  ")}  held s event/key  oldest s event/key`,
   ];
   for (const s of soak.samples) {
     lines.push(
       `  ${String(s.atSeconds).padStart(5)}  ${s.workload.padEnd(13)} ${fixed(s.requestsPerSecond).padStart(6)}  ${fixed(s.non2xx).padStart(7)}  ${fixed(s.lifecycles).padStart(5)}  ` +
         `${String(s.rssMiB ?? "?").padStart(7)}  ${String(s.heapUsedMiB ?? "?").padStart(8)}  ` +
-        `${RETAINED_TABLES.map((t) => fixed(s.rows[t]).padStart(t.replace("webhook_", "wh_").length)).join("  ")}  ${s.oldestEventSeconds}/${s.oldestKeySeconds}`,
+        `${RETAINED_TABLES.map((t) => fixed(s.rows[t]).padStart(t.replace("webhook_", "wh_").length)).join("  ")}  ` +
+        `${`${s.heldSeconds.events ?? "-"}/${s.heldSeconds.idempotency_keys ?? "-"}`.padStart(16)}  ${`${s.oldestEventSeconds}/${s.oldestKeySeconds}`.padStart(18)}`,
     );
   }
   lines.push(
@@ -180,8 +181,15 @@ export function formatSoak(soak: SoakResult): string {
   );
   const tables = Object.entries(soak.tables);
   lines.push(
-    `tables ${tables.every(([, v]) => v.bounded) ? "bounded" : "GREW"} (samples from ${soak.settledAtSeconds} s on; highest in the first third → in the last): ` +
-      tables.map(([t, v]) => `${t} ${fixed(v.firstThirdMax)} → ${fixed(v.lastThirdMax)}${v.bounded ? "" : " GREW"}`).join(", "),
+    `tables ${tables.every(([, v]) => v.bounded) ? "bounded" : "GREW"} (samples from ${soak.settledAtSeconds} s on; highest in the first third → in the last, rows and seconds of inserts held): ` +
+      tables
+        .map(
+          ([t, v]) =>
+            `${t} ${fixed(v.rows.firstThirdMax)} → ${fixed(v.rows.lastThirdMax)}` +
+            (v.heldSeconds ? ` (${v.heldSeconds.firstThirdMax} s → ${v.heldSeconds.lastThirdMax} s)` : "") +
+            (v.bounded ? "" : " GREW"),
+        )
+        .join(", "),
   );
   const d = soak.deliveries;
   lines.push(
@@ -229,7 +237,7 @@ export function writeResults(
       "service.latencyP50Ms/latencyP99Ms": "response latency percentiles measured by the load generator, ms",
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
-      soak: "--soak: orders at 16 connections in chunks, beside order lives (pay, refund, cancel, signed provider webhooks) and an outgoing-webhook endpoint, with event retention and Idempotency-Key TTL compressed to a tenth of the soak; after each chunk the service's RSS (/proc), V8 heap in use (/metrics) and the rows of the purged tables; memory flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %; a table bounded unless, over the samples from 2 × the retention on, its highest count in the last third exceeds that of the first third by more than 25 % + 1000 rows; every subscribed event delivered at least once, correctly signed",
+      soak: "--soak: orders at 16 connections in chunks, beside order lives (pay, refund, cancel, signed provider webhooks) and an outgoing-webhook endpoint, with event retention and Idempotency-Key TTL compressed to a tenth of the soak; after each chunk the service's RSS (/proc), V8 heap in use (/metrics) and the rows of the purged tables; memory flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %; a table bounded unless, over the samples from 2 × the retention on, both its highest row count in the last third exceeds that of the first third by more than 25 % + 1000 rows and its highest seconds of inserts held (rows ÷ insert rate over the last retention + purge interval) does so by more than 25 %; every subscribed event delivered at least once, correctly signed",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { auditDeliveries } from "../../bench/deliveries.js";
-import { judgeMemory, judgeTable, soakChunkSeconds, soakServiceEnv } from "../../bench/soak.js";
+import { heldSeconds, judgeMemory, judgeTable, soakChunkSeconds, soakServiceEnv } from "../../bench/soak.js";
 import { purgeEveryMs } from "../../src/background-jobs.js";
 import { loadConfig } from "../../src/config.js";
 
@@ -40,18 +40,48 @@ describe("soak memory verdict", () => {
  * purges grows with the load.
  */
 describe("soak table verdict", () => {
-  it("calls a table that grows with the load growth", () => {
+  it("calls a table that grows with the load growth, in rows and in seconds of inserts held", () => {
     const unpurged = [40_000, 80_000, 120_000, 160_000, 200_000, 240_000];
-    expect(judgeTable(unpurged)).toEqual({ firstThirdMax: 80_000, lastThirdMax: 240_000, bounded: false });
+    const held = [60, 120, 180, 240, 300, 360];
+    expect(judgeTable(unpurged, held)).toMatchObject({
+      rows: { firstThirdMax: 80_000, lastThirdMax: 240_000, grew: true },
+      heldSeconds: { firstThirdMax: 120, lastThirdMax: 360, grew: true },
+      bounded: false,
+    });
+    expect(judgeTable(unpurged, [undefined, undefined, undefined, 240, 300, 360]).bounded).toBe(false);
   });
 
-  it("calls a purged table's sawtooth bounded, and a small table's noise within one purge batch", () => {
-    expect(judgeTable([118_000, 131_000, 120_000, 129_500, 117_000, 132_000]).bounded).toBe(true);
-    expect(judgeTable([40, 900, 120, 1_500, 80, 1_700]).bounded).toBe(true);
+  it("calls a purged table's sawtooth bounded, also when the load doubles late (its seconds held stay level)", () => {
+    expect(judgeTable([118_000, 131_000, 120_000, 129_500, 117_000, 132_000], [90, 99, 91, 98, 90, 99]).bounded).toBe(true);
+    const loadDoubled = judgeTable([60_000, 66_000, 61_000, 120_000, 132_000, 125_000], [90, 99, 91, 92, 99, 95]);
+    expect(loadDoubled).toMatchObject({ rows: { grew: true }, heldSeconds: { grew: false }, bounded: true });
+  });
+
+  it("calls a small table's noise within one purge batch bounded, however noisy its seconds held", () => {
+    expect(judgeTable([64, 64, 64, 64, 64, 64], [30, 60, 15, 90, 30, 120]).bounded).toBe(true);
   });
 
   it("refuses to judge fewer than three samples taken once retention is in effect", () => {
-    expect(() => judgeTable([1, 2])).toThrow(/only 2 times/);
+    expect(() => judgeTable([1, 2], [1, 2])).toThrow(/only 2 times/);
+  });
+
+  it("reads seconds held as rows ÷ the insert rate since a census at least a window older", () => {
+    const census = (atSeconds: number, rows: number, inserted: number) => ({
+      atSeconds,
+      rows: { events: rows, webhook_deliveries: 0, webhook_delivery_attempts: 0, idempotency_keys: 0, rate_limits: 0 },
+      inserted: { events: inserted, webhook_deliveries: 0, webhook_delivery_attempts: 0, idempotency_keys: 0, rate_limits: 0 },
+    });
+    // 1,000 inserts a second, a 90 s retention: the table holds about 90 s of them.
+    const censuses = [
+      census(0, 0, 0),
+      census(30, 30_000, 30_000),
+      census(60, 60_000, 60_000),
+      census(90, 90_000, 90_000),
+      census(120, 95_000, 120_000),
+    ];
+    expect(heldSeconds(censuses, 4, "events", 99)).toBe(95);
+    expect(heldSeconds(censuses, 3, "events", 99)).toBeUndefined();
+    expect(heldSeconds(censuses, 4, "webhook_deliveries", 99)).toBeUndefined();
   });
 
   it("compresses retention to a tenth of the soak, which the service reads as such and purges every tenth of", () => {
