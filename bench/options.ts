@@ -20,7 +20,7 @@ export type BenchOptions = {
   workloads: WorkloadName[];
   rawDriver: RawDriver;
   loadDriver: LoadDriver;
-  /** Seconds of the memory soak after the cells (bench/soak.ts); 0: none. */
+  /** Seconds of the soak after the cells (bench/soak.ts); 0: none. */
   soakSeconds: number;
   /** Keep the run's data directory (database, logs, scripts) after a successful run. */
   keepData: boolean;
@@ -35,7 +35,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")}
   --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
   --load=<auto|wrk|autocannon>  HTTP load generator (auto: wrk when on PATH, else autocannon)
-  --soak=<s>              after the cells, <s> seconds of orders checking the service's memory stays flat (default 0: none)
+  --soak=<s>              after the cells, <s> seconds (60 or more) of orders, order lives and webhooks checking that memory
+                          stays flat and retained tables bounded (retention compressed to <s>/10; default 0: none)
   --keep-data             keep .bench-pg/<run>/ after a successful run
   --instances=<n>         n service instances on one PostgreSQL behind HAProxy (default 1: no proxy)`;
 

@@ -5,7 +5,7 @@ import type { CpuPerRequest } from "./cpu-usage.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
-import type { SoakResult } from "./soak.js";
+import { RETAINED_TABLES, type SoakResult } from "./soak.js";
 
 /**
  * The results: one row per (workload, connections) cell, printed as a table
@@ -159,19 +159,54 @@ export function formatTable(cells: CellResult[]): string {
   return out.join("\n");
 }
 
-/** The soak as a few lines: one per chunk, then the verdict. */
+/** The soak as a few lines: one per chunk, then the verdicts. */
 export function formatSoak(soak: SoakResult): string {
+  const life = soak.lifecycle;
   const lines = [
-    `soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests`,
+    `soak: ${soak.samples.length} × ${soak.chunkSeconds} s at ${soak.connections} connections, ${fixed(soak.totalRequests)} requests; ` +
+      `${fixed(life.lifecycles)} order lives on ${soak.lifecycleLanes} lanes (${fixed(life.requests)} requests); ` +
+      `event retention and Idempotency-Key TTL ${soak.retentionSeconds} s`,
+    `     at  workload       req/s  non-2xx  lives  RSS MiB  heap MiB  ${RETAINED_TABLES.map((t) => t.replace("webhook_", "wh_")).join("  ")}  held s event/key  oldest s event/key`,
   ];
   for (const s of soak.samples) {
     lines.push(
-      `  ${String(s.atSeconds).padStart(5)} s  ${s.workload.padEnd(13)} ${fixed(s.requestsPerSecond).padStart(6)} req/s  ${fixed(s.non2xx)} non-2xx  RSS ${s.rssMiB ?? "?"} MiB  heap used ${s.heapUsedMiB ?? "?"} MiB`,
+      `  ${String(s.atSeconds).padStart(5)}  ${s.workload.padEnd(13)} ${fixed(s.requestsPerSecond).padStart(6)}  ${fixed(s.non2xx).padStart(7)}  ${fixed(s.lifecycles).padStart(5)}  ` +
+        `${String(s.rssMiB ?? "?").padStart(7)}  ${String(s.heapUsedMiB ?? "?").padStart(8)}  ` +
+        `${RETAINED_TABLES.map((t) => fixed(s.rows[t]).padStart(t.replace("webhook_", "wh_").length)).join("  ")}  ` +
+        `${`${s.heldSeconds.events ?? "-"}/${s.heldSeconds.idempotency_keys ?? "-"}`.padStart(16)}  ${`${s.oldestEventSeconds}/${s.oldestKeySeconds}`.padStart(18)}`,
     );
   }
   lines.push(
     `memory ${soak.flat ? "flat" : "GREW"}: RSS highest in the first third ${soak.firstThirdMaxRssMiB} MiB, lowest in the last third ${soak.lastThirdMinRssMiB} MiB`,
   );
+  const tables = Object.entries(soak.tables);
+  lines.push(
+    `tables ${tables.every(([, v]) => v.bounded) ? "bounded" : "GREW"} (samples from ${soak.settledAtSeconds} s on; highest in the first third → in the last, rows and seconds of inserts held): ` +
+      tables
+        .map(
+          ([t, v]) =>
+            `${t} ${fixed(v.rows.firstThirdMax)} → ${fixed(v.rows.lastThirdMax)}` +
+            (v.heldSeconds ? ` (${v.heldSeconds.firstThirdMax} s → ${v.heldSeconds.lastThirdMax} s)` : "") +
+            (v.bounded ? "" : " GREW"),
+        )
+        .join(", "),
+  );
+  const d = soak.deliveries;
+  lines.push(
+    `webhooks ${d.ok ? "delivered" : "NOT ALL DELIVERED"}: ${fixed(d.delivered)} of ${fixed(d.expected)} events (${Object.entries(d.byType)
+      .map(([k, v]) => `${k} ${fixed(v)}`)
+      .join(
+        ", ",
+      )}), signatures verified, ${fixed(d.repeats)} repeats, ${fixed(d.invalid)} refused; lag p50 ${fixed(d.lagP50Ms)} ms, p99 ${fixed(d.lagP99Ms)} ms, max ${fixed(d.lagMaxMs)} ms`,
+  );
+  const wrong = Object.entries(life.wrong);
+  lines.push(
+    `order lives: ${fixed(life.placed)} placed, ${fixed(life.cancelled)} cancelled, ${fixed(life.paid)} paid, ${fixed(life.paymentsFailed)} payments failed, ` +
+      `${fixed(life.refundsSucceeded)} refunds succeeded and ${fixed(life.refundsFailed)} failed, ${fixed(life.ordersRefunded)} orders refunded in full, ` +
+      `${fixed(life.duplicateSignals)} duplicate signals; ${fixed(life.resent)} sends repeated after 5xx/429/no answer; ` +
+      (wrong.length === 0 ? "no wrong answers" : `WRONG ANSWERS ${wrong.map(([k, v]) => `${k} ×${v}`).join(", ")}`),
+  );
+  lines.push(`invariants: ${soak.invariants}`);
   return lines.join("\n");
 }
 
@@ -202,7 +237,7 @@ export function writeResults(
       "service.latencyP50Ms/latencyP99Ms": "response latency percentiles measured by the load generator, ms",
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
-      soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
+      soak: "--soak: orders at 16 connections in chunks, beside order lives (pay, refund, cancel, signed provider webhooks) and an outgoing-webhook endpoint, with event retention and Idempotency-Key TTL compressed to a tenth of the soak; after each chunk the service's RSS (/proc), V8 heap in use (/metrics) and the rows of the purged tables; memory flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %; a table bounded unless, over the samples from 2 × the retention on, both its highest row count in the last third exceeds that of the first third by more than 25 % + 1000 rows and its highest seconds of inserts held (rows ÷ insert rate over the last retention + purge interval) does so by more than 25 %; every subscribed event delivered at least once, correctly signed",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },

@@ -14,6 +14,15 @@ import { submitOwedRefunds } from "./refunds/submit-owed-refunds.js";
 type Job = { name: string; everyMs: number; run: () => Promise<unknown> };
 
 /**
+ * A purge's cadence: its production one (`atMostMs`), or a tenth of the
+ * window it enforces when that is shorter (a short retention, as the bench's
+ * soak sets, is then enforced as closely as a long one is), never below 1 s.
+ */
+export function purgeEveryMs(windowMs: number, atMostMs: number): number {
+  return Math.max(1000, Math.min(atMostMs, Math.round(windowMs / 10)));
+}
+
+/**
  * Periodic maintenance. Every job is safe to run on several instances at
  * once (SKIP LOCKED or conditional statements), so nothing here needs a
  * leader. A failing run is logged and tried again on the next tick.
@@ -36,9 +45,17 @@ export function startBackgroundJobs(
       everyMs: config.sweepIntervalMs,
       run: () => completeProviderPayments(ds, provider, { leaseSeconds: config.providerCallLeaseSeconds, logger }),
     },
-    { name: "purge-idempotency-keys", everyMs: 60_000, run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours) },
+    {
+      name: "purge-idempotency-keys",
+      everyMs: purgeEveryMs(config.idempotencyTtlHours * 3_600_000, 60_000),
+      run: () => purgeExpiredKeys(ds, config.idempotencyTtlHours),
+    },
     { name: "purge-rate-limits", everyMs: 60_000, run: () => purgeExpiredRateLimits(ds) },
-    { name: "purge-old-events", everyMs: 600_000, run: () => purgeOldEvents(ds, config.eventRetentionDays) },
+    {
+      name: "purge-old-events",
+      everyMs: purgeEveryMs(config.eventRetentionDays * 86_400_000, 600_000),
+      run: () => purgeOldEvents(ds, config.eventRetentionDays),
+    },
     // Keeps the drift gauge current for alerting, not only when someone asks.
     { name: "reconcile-purchases", everyMs: 60_000, run: () => reconcilePurchases(ds) },
   ];

@@ -27,7 +27,7 @@ export async function findKey(m: EntityManager, scope: string, key: string, ttlH
   return sqlOne<KeyRow>(
     m,
     `SELECT fingerprint, outcome, facts,
-            created_at < now() - make_interval(hours => $3) AS expired
+            created_at < now() - make_interval(secs => $3::float8 * 3600) AS expired
        FROM idempotency_keys WHERE owner = $1 AND key = $2`,
     [scope, key, ttlHours],
   );
@@ -98,7 +98,7 @@ export async function deleteExpiredKeys(m: EntityManager, ttlHours: number, batc
     m,
     `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
        SELECT ctid FROM idempotency_keys
-        WHERE created_at < now() - make_interval(hours => $1)
+        WHERE created_at < now() - make_interval(secs => $1::float8 * 3600)
         LIMIT $2 FOR UPDATE SKIP LOCKED))`,
     [ttlHours, batch],
   );

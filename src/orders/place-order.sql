@@ -15,7 +15,7 @@
 --      SKUs), stored with the key and returned. No HTTP here: the service
 --      renders the answer from these facts.
 CREATE OR REPLACE FUNCTION orderlock_place_order(
-  p_owner text, p_key text, p_fingerprint text, p_key_ttl_hours int,
+  p_owner text, p_key text, p_fingerprint text, p_key_ttl_hours float8,
   p_order_id uuid, p_customer_id uuid, p_skus text[], p_qtys int[],
   p_hold_seconds int, p_cap int
 ) RETURNS TABLE (replayed boolean, outcome text, facts jsonb)
@@ -34,7 +34,7 @@ BEGIN
       RETURN QUERY SELECT false, 'in_use'::text, NULL::jsonb;
       RETURN;
     END IF;
-    SELECT i.fingerprint, i.outcome, i.facts, i.created_at < now() - make_interval(hours => p_key_ttl_hours) AS expired
+    SELECT i.fingerprint, i.outcome, i.facts, i.created_at < now() - make_interval(secs => p_key_ttl_hours * 3600) AS expired
       INTO v_key
       FROM idempotency_keys i WHERE i.owner = p_owner AND i.key = p_key;
     IF FOUND THEN

@@ -89,7 +89,7 @@ BEGIN
     RETURN QUERY
       SELECT v_o.n::int, f.replayed, f.outcome, f.facts
         FROM orderlock_place_order(
-          v_o.e ->> 'owner', v_o.e ->> 'key', v_o.e ->> 'fingerprint', (v_o.e ->> 'keyTtlHours')::int,
+          v_o.e ->> 'owner', v_o.e ->> 'key', v_o.e ->> 'fingerprint', (v_o.e ->> 'keyTtlHours')::float8,
           (v_o.e ->> 'orderId')::uuid, (v_o.e ->> 'customerId')::uuid,
           ARRAY(SELECT a.t FROM jsonb_array_elements_text(v_o.e -> 'skus') WITH ORDINALITY a(t, i) ORDER BY a.i),
           ARRAY(SELECT a.t::int FROM jsonb_array_elements_text(v_o.e -> 'qtys') WITH ORDINALITY a(t, i) ORDER BY a.i),

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { purgeEveryMs } from "../../src/background-jobs.js";
+import { loadConfig } from "../../src/config.js";
 import { purgeOldEvents } from "../../src/events/purge-old-events.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import { placeOrder } from "../support/payment-factories.js";
@@ -51,5 +53,41 @@ describe("purgeOldEvents", () => {
     );
     expect(await purgeOldEvents(t.ds, 30, 1)).toBe(2);
     expect((await t.ds.query(`SELECT id FROM events`)).map((r: { id: string }) => r.id)).toEqual([evFresh]);
+  });
+
+  it("when EVENT_RETENTION_DAYS is a fraction (the bench's soak), then events older than that many seconds go and younger ones stay", async () => {
+    for (const ep of (await t.http().get("/v1/webhook-endpoints").set(t.admin)).body.items) {
+      expect((await t.http().delete(`/v1/webhook-endpoints/${ep.id}`).set(t.admin)).status).toBe(204);
+    }
+    const p = await createProduct(t, { onHand: 10 });
+    const c = await createCustomer(t);
+    const [old, young] = [await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }]), await placeOrder(t, c, [{ sku: p.sku, quantity: 1 }])];
+    const [evOld, evYoung] = await Promise.all([eventOf(old.id), eventOf(young.id)]);
+    await t.ds.query(`UPDATE events SET created_at = now() - interval '12 seconds' WHERE id = $1`, [evOld]);
+    await t.ds.query(`UPDATE events SET created_at = now() - interval '8 seconds' WHERE id = $1`, [evYoung]);
+
+    await purgeOldEvents(t.ds, 10 / 86_400);
+    const left = (await t.ds.query(`SELECT id FROM events`)).map((r: { id: string }) => r.id);
+    expect(left).toContain(evYoung);
+    expect(left).not.toContain(evOld);
+  });
+});
+
+describe("retention settings", () => {
+  it("when EVENT_RETENTION_DAYS or IDEMPOTENCY_TTL_HOURS is a positive fraction, then it is taken as is; zero or below stops the start", () => {
+    expect(loadConfig({ EVENT_RETENTION_DAYS: "0.001", IDEMPOTENCY_TTL_HOURS: "0.025" })).toMatchObject({
+      eventRetentionDays: 0.001,
+      idempotencyTtlHours: 0.025,
+    });
+    expect(loadConfig({})).toMatchObject({ eventRetentionDays: 30, idempotencyTtlHours: 24 });
+    expect(() => loadConfig({ EVENT_RETENTION_DAYS: "0" })).toThrow(/EVENT_RETENTION_DAYS/);
+    expect(() => loadConfig({ IDEMPOTENCY_TTL_HOURS: "-1" })).toThrow(/IDEMPOTENCY_TTL_HOURS/);
+  });
+
+  it("when the window is long, then the production cadence; when short, a tenth of it; never under a second", () => {
+    expect(purgeEveryMs(30 * 86_400_000, 600_000)).toBe(600_000);
+    expect(purgeEveryMs(24 * 3_600_000, 60_000)).toBe(60_000);
+    expect(purgeEveryMs(90_000, 600_000)).toBe(9_000);
+    expect(purgeEveryMs(5_000, 60_000)).toBe(1_000);
   });
 });

@@ -213,3 +213,57 @@ describe("Idempotency-Key", () => {
     expect((await t.ds.query(`SELECT on_hand FROM products WHERE sku = $1`, [p.sku]))[0].on_hand).toBe(9);
   });
 });
+
+describe("Idempotency-Key with a TTL of a fraction of an hour (IDEMPOTENCY_TTL_HOURS=0.01, 36 s)", () => {
+  let short: TestApp;
+  beforeAll(async () => {
+    short = await startTestApp({ idempotencyTtlHours: 0.01 });
+  });
+  afterAll(async () => short.close());
+  const age = (key: string, seconds: number) =>
+    short.ds.query(`UPDATE idempotency_keys SET created_at = now() - make_interval(secs => $2) WHERE key = $1`, [key, seconds]);
+
+  it("when a key is older than the fraction, then an order (place-order.sql) and an admin command both run again, and the purge takes only the old keys", async () => {
+    const p = await createProduct(short, { onHand: 10 });
+    const c = await createCustomer(short);
+    const [orderKey, adjustKey, freshKey] = [uniqueKey(), uniqueKey(), uniqueKey()];
+    const order = () =>
+      short
+        .http()
+        .post("/v1/orders")
+        .set(c.auth)
+        .set("Idempotency-Key", orderKey)
+        .send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    const adjust = (key: string) =>
+      short
+        .http()
+        .post(`/v1/products/${p.sku}/stock-adjustments`)
+        .set(short.admin)
+        .set("Idempotency-Key", key)
+        .send({ delta: 1, reason: "r" });
+
+    expect((await order()).status).toBe(201);
+    expect((await adjust(adjustKey)).status).toBe(200);
+    // 30 s old: still within 36 s, so both replay.
+    await age(orderKey, 30);
+    await age(adjustKey, 30);
+    expect((await order()).headers["idempotent-replayed"]).toBe("true");
+    expect((await adjust(adjustKey)).headers["idempotent-replayed"]).toBe("true");
+    // 40 s old: expired, so both run again.
+    await age(orderKey, 40);
+    await age(adjustKey, 40);
+    const again = await order();
+    expect(again.status).toBe(201);
+    expect(again.headers["idempotent-replayed"]).toBeUndefined();
+    expect((await adjust(adjustKey)).headers["idempotent-replayed"]).toBeUndefined();
+    expect((await short.ds.query(`SELECT count(*)::int AS n FROM orders WHERE customer_id = $1`, [c.id]))[0].n).toBe(2);
+    expect((await short.ds.query(`SELECT on_hand FROM products WHERE sku = $1`, [p.sku]))[0].on_hand).toBe(12);
+
+    const { purgeExpiredKeys } = await import("../../src/idempotency/purge-expired-keys.js");
+    expect((await adjust(freshKey)).status).toBe(200);
+    await short.ds.query(`UPDATE idempotency_keys SET created_at = now() - interval '40 seconds'`);
+    await age(freshKey, 20);
+    expect(await purgeExpiredKeys(short.ds, 0.01)).toBeGreaterThanOrEqual(2);
+    expect((await short.ds.query(`SELECT key FROM idempotency_keys`)).map((r: { key: string }) => r.key)).toEqual([freshKey]);
+  });
+});
