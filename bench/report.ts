@@ -6,6 +6,7 @@ import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
 import type { SoakResult } from "./soak.js";
+import type { TableStat } from "./table-stats.js";
 
 /**
  * The results: one row per (workload, connections) cell, printed as a table
@@ -183,6 +184,7 @@ export function writeResults(
     serviceEnv: Record<string, string>;
     cells: CellResult[];
     soak?: SoakResult;
+    tables?: { before: TableStat[]; after: TableStat[] };
     startedAt: Date;
     ok: boolean;
     failure?: string;
@@ -203,11 +205,14 @@ export function writeResults(
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
       soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
+      tables:
+        "per table before the first cell and after the last: live rows (estimate), total and index bytes, and the cumulative n_tup_ins/upd/hot_upd/del",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
+    ...(data.tables ? { tables: data.tables } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

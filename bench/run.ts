@@ -15,6 +15,7 @@ import { type CellResult, describeMachine, formatSoak, formatTable, type Machine
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
 import { BENCH_SERVICE_ENV, freePort, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { GROWTH_ALLOWED, runSoak, type SoakResult } from "./soak.js";
+import { formatHotUpdates, formatTableSizes, readTableStats, type TableStat } from "./table-stats.js";
 import { type BenchContext, WORKLOADS } from "./workloads.js";
 
 /**
@@ -99,7 +100,14 @@ async function seed(options: BenchOptions, svc: RunningService, db: pg.Client): 
   return ctx;
 }
 
-async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchContext, runDir: string): Promise<CellResult[]> {
+type Tables = { before: TableStat[]; after: TableStat[] };
+
+async function runCells(
+  options: BenchOptions,
+  svc: RunningService,
+  ctx: BenchContext,
+  runDir: string,
+): Promise<{ cells: CellResult[]; tables: Tables }> {
   const db = ctx.db;
 
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
@@ -113,6 +121,8 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
     );
   }
 
+  // Sizes and update counters before the first cell and after the last (table-stats.ts).
+  const before = await readTableStats(db);
   const cells: CellResult[] = [];
   const pgDataDir = path.join(svc.dataDir, "pg");
   // Resident memory of the service after each cell: it must stay flat over the run.
@@ -178,7 +188,7 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
       });
     }
   }
-  return cells;
+  return { cells, tables: { before, after: await readTableStats(db, 2000) } };
 }
 
 async function main(): Promise<number> {
@@ -203,6 +213,7 @@ async function main(): Promise<number> {
 
   let cells: CellResult[] = [];
   let soak: SoakResult | undefined;
+  let tables: Tables | undefined;
   let machine: Machine | undefined;
   let failure: string | undefined;
   try {
@@ -215,7 +226,7 @@ async function main(): Promise<number> {
     try {
       machine = await describeMachine(db);
       const ctx = await seed(options, service, db);
-      cells = await runCells(options, service, ctx, runDir);
+      ({ cells, tables } = await runCells(options, service, ctx, runDir));
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
         if (!soak.flat) {
@@ -240,6 +251,8 @@ async function main(): Promise<number> {
   }
 
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
+  if (tables)
+    process.stdout.write(`\n${formatTableSizes(tables.before, tables.after)}\n\n${formatHotUpdates(tables.before, tables.after)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
   if (machine) {
     process.stdout.write(
@@ -247,7 +260,17 @@ async function main(): Promise<number> {
     );
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
-    writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, soak, startedAt, ok: !failure, failure });
+    writeResults(resultsFile, {
+      options,
+      machine,
+      serviceEnv: BENCH_SERVICE_ENV,
+      cells,
+      soak,
+      tables,
+      startedAt,
+      ok: !failure,
+      failure,
+    });
     process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
   }
 
