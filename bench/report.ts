@@ -4,6 +4,7 @@ import type pg from "pg";
 import type { CpuPerRequest } from "./cpu-usage.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
+import type { PreloadResult } from "./preload.js";
 import type { RawResult } from "./raw-sql.js";
 import type { SoakResult } from "./soak.js";
 import type { TableStat } from "./table-stats.js";
@@ -184,6 +185,7 @@ export function writeResults(
     serviceEnv: Record<string, string>;
     cells: CellResult[];
     soak?: SoakResult;
+    preload?: PreloadResult;
     tables?: { before: TableStat[]; after: TableStat[] };
     startedAt: Date;
     ok: boolean;
@@ -205,6 +207,7 @@ export function writeResults(
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
       soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
+      preload: "--preload: the history written before the cells (bench/preload.ts), its duration and rows per table",
       tables:
         "per table before the first cell and after the last: live rows (estimate), total and index bytes, and the cumulative n_tup_ins/upd/hot_upd/del",
       cpuMs:
@@ -212,6 +215,7 @@ export function writeResults(
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
+    ...(data.preload ? { preload: data.preload } : {}),
     ...(data.tables ? { tables: data.tables } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);

@@ -10,6 +10,7 @@ import { checkInvariants, InvariantViolation } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { type BenchOptions, parseOptions } from "./options.js";
+import { type PreloadResult, preloadHistory } from "./preload.js";
 import { runRawSql } from "./raw-sql.js";
 import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
@@ -213,6 +214,7 @@ async function main(): Promise<number> {
 
   let cells: CellResult[] = [];
   let soak: SoakResult | undefined;
+  let preload: PreloadResult | undefined;
   let tables: Tables | undefined;
   let machine: Machine | undefined;
   let failure: string | undefined;
@@ -226,6 +228,7 @@ async function main(): Promise<number> {
     try {
       machine = await describeMachine(db);
       const ctx = await seed(options, service, db);
+      if (options.preloadOrders > 0) preload = await preloadHistory(service.databaseUrl(), options.preloadOrders, log);
       ({ cells, tables } = await runCells(options, service, ctx, runDir));
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
@@ -251,6 +254,11 @@ async function main(): Promise<number> {
   }
 
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
+  if (preload) {
+    process.stdout.write(
+      `\npreloaded ${preload.orders.toLocaleString("en-US")} orders of ${preload.customers.toLocaleString("en-US")} customers in ${fmt(preload.seconds)} s\n`,
+    );
+  }
   if (tables)
     process.stdout.write(`\n${formatTableSizes(tables.before, tables.after)}\n\n${formatHotUpdates(tables.before, tables.after)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
@@ -266,6 +274,7 @@ async function main(): Promise<number> {
       serviceEnv: BENCH_SERVICE_ENV,
       cells,
       soak,
+      preload,
       tables,
       startedAt,
       ok: !failure,
