@@ -16,7 +16,7 @@ import type pg from "pg";
  */
 export type TableStat = {
   table: string;
-  /** Live rows, as the statistics system estimates them. */
+  /** Live rows: as the last VACUUM or ANALYZE counted them, else the statistics system's running estimate. */
   rows: number;
   totalBytes: number;
   indexBytes: number;
@@ -29,10 +29,11 @@ export type TableStat = {
 export async function readTableStats(db: pg.Client, settleMs = 0): Promise<TableStat[]> {
   if (settleMs > 0) await new Promise((r) => setTimeout(r, settleMs));
   const { rows } = await db.query<Record<string, string>>(
-    `SELECT s.relname AS table, s.n_live_tup AS rows, pg_total_relation_size(s.relid) AS total_bytes,
+    `SELECT s.relname AS table, CASE WHEN c.reltuples >= 0 THEN c.reltuples::bigint ELSE s.n_live_tup END AS rows,
+            pg_total_relation_size(s.relid) AS total_bytes,
             pg_indexes_size(s.relid) AS index_bytes, s.n_tup_ins AS inserts, s.n_tup_upd AS updates,
             s.n_tup_hot_upd AS hot_updates, s.n_tup_del AS deletes
-       FROM pg_stat_user_tables s
+       FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
       WHERE s.schemaname = 'public'
       ORDER BY pg_total_relation_size(s.relid) DESC, s.relname`,
   );
