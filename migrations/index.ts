@@ -5,6 +5,7 @@ import { Refunds1764000000003 } from "./1764000000003-Refunds.js";
 import { WebhookEndpoints1764000000004 } from "./1764000000004-WebhookEndpoints.js";
 import { ProviderCallClaims1764000000006 } from "./1764000000006-ProviderCallClaims.js";
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
+import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -20,4 +21,5 @@ export const migrations = [
   WebhookEndpoints1764000000004,
   ProviderCallClaims1764000000006,
   CustomerKeys1764000000100,
+  HotUpdateRoom1764000000200,
 ];
