@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import type pg from "pg";
 import type { CpuPerRequest } from "./cpu-usage.js";
+import type { DbPerRequest } from "./db-activity.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { PreloadResult } from "./preload.js";
@@ -29,6 +30,8 @@ export type CellResult = {
   serviceRssMiB?: number;
   /** CPU milliseconds per request (service cell) and per transaction (raw cell), by process group. */
   cpuMs?: { service?: CpuPerRequest; raw?: CpuPerRequest };
+  /** WAL and shared-buffer traffic per request (service cell) and per transaction (raw cell), whole server. */
+  db?: { service?: DbPerRequest; raw?: DbPerRequest };
 };
 
 export type Machine = {
@@ -210,6 +213,7 @@ export function writeResults(
       preload: "--preload: the history written before the cells (bench/preload.ts), its duration and rows per table",
       tables:
         "per table before the first cell and after the last: live rows (estimate), total and index bytes, and the cumulative n_tup_ins/upd/hot_upd/del",
+      db: "per request (service) or transaction (raw), whole server: WAL bytes and full-page images (pg_stat_wal), shared-buffer reads and writes (pg_stat_io)",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },

@@ -5,6 +5,7 @@ import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
+import { type DbPerRequest, describeDb, formatDbActivity, perRequest, readDbCounters } from "./db-activity.js";
 import { type Haproxy, startHaproxy } from "./haproxy.js";
 import { checkInvariants, InvariantViolation } from "./invariants.js";
 import { runLoad } from "./load.js";
@@ -138,9 +139,11 @@ async function runCells(
       let serviceResult: LoadResult | { skipped: string } = { skipped: skipped ?? "" };
       let afterService: string | undefined;
       let serviceCpu: CpuPerRequest | undefined;
+      let serviceDb: DbPerRequest | undefined;
       if (!skipped) {
         const target = await workload.prepareService(ctx, connections);
         log(`${cell}: service (${options.loadDriver}), ${options.durationSeconds} s`);
+        const dbBefore = await readDbCounters(db);
         const cpuDone = measureCpu({ servicePids: svc.pids, proxyPid: proxy?.pid, pgDataDir });
         const result = await runLoad(
           { url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target },
@@ -149,6 +152,7 @@ async function runCells(
           `${name}-${connections}`,
         );
         serviceCpu = cpuDone(result.responses);
+        serviceDb = perRequest(dbBefore, await readDbCounters(db, 1100), result.responses);
         log(
           `  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`,
         );
@@ -161,6 +165,7 @@ async function runCells(
 
       const transaction = await workload.prepareRaw(ctx, connections);
       log(`${cell}: raw SQL (${options.rawDriver}), ${options.durationSeconds} s`);
+      const rawDbBefore = await readDbCounters(db);
       const rawCpuDone = measureCpu({ pgDataDir });
       const raw = await runRawSql(
         { databaseUrl: svc.databaseUrl(), clients: connections, durationSeconds: options.durationSeconds, transaction },
@@ -170,9 +175,11 @@ async function runCells(
       );
       // Our own SQL failing means the physical-limit figure is not one.
       const rawCpu = rawCpuDone(raw.transactions);
+      const rawDb = perRequest(rawDbBefore, await readDbCounters(db, 1100), raw.transactions);
       if (raw.failed > 0) throw new Error(`${cell}: ${raw.failed} raw-SQL transactions failed; the raw script is broken`);
       log(`  ${fmt(raw.tps)} tps`);
       log(`  CPU ms per request: ${describeCpu(serviceCpu)}; per raw transaction: ${describeCpu(rawCpu)}`);
+      log(`  per request: ${describeDb(serviceDb)}; per raw transaction: ${describeDb(rawDb)}`);
       const afterRaw = await checkInvariants(db, `${cell} (raw SQL)`);
       log(`  ${afterRaw}`);
       if (name === "orders-spread") ctx.measured.rawOrderTps.set(connections, raw.tps);
@@ -186,6 +193,7 @@ async function runCells(
         invariants: { afterService, afterRaw },
         serviceRssMiB: rssAfterService.at(-1),
         cpuMs: { service: serviceCpu, raw: rawCpu },
+        db: { service: serviceDb, raw: rawDb },
       });
     }
   }
@@ -259,6 +267,7 @@ async function main(): Promise<number> {
       `\npreloaded ${preload.orders.toLocaleString("en-US")} orders of ${preload.customers.toLocaleString("en-US")} customers in ${fmt(preload.seconds)} s\n`,
     );
   }
+  if (cells.length > 0) process.stdout.write(`\n${formatDbActivity(cells)}\n`);
   if (tables)
     process.stdout.write(`\n${formatTableSizes(tables.before, tables.after)}\n\n${formatHotUpdates(tables.before, tables.after)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
