@@ -26,6 +26,8 @@ export type BenchOptions = {
   keepData: boolean;
   /** Service instances; above 1 they share the first one's database behind HAProxy (ops/haproxy). */
   instances: number;
+  /** Orders of history written before the cells (bench/preload.ts); 0: an empty database. */
+  preloadOrders: number;
 };
 
 const USAGE = `usage: node dist/bench/run.js [options]
@@ -38,7 +40,9 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --soak=<s>              after the cells, <s> seconds (60 or more) of orders, order lives and webhooks checking that memory
                           stays flat and retained tables bounded (retention compressed to <s>/10; default 0: none)
   --keep-data             keep .bench-pg/<run>/ after a successful run
-  --instances=<n>         n service instances on one PostgreSQL behind HAProxy (default 1: no proxy)`;
+  --instances=<n>         n service instances on one PostgreSQL behind HAProxy (default 1: no proxy)
+  --preload=<orders>      before the cells, fill the database with <orders> orders of the last 30 days, with
+                          their lines, keys, events and payments (e.g. 10000000; takes minutes)`;
 
 export function onPath(command: string): string | undefined {
   for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
@@ -73,7 +77,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!match) throw new Error(`unknown argument "${arg}"\n${USAGE}`);
     flags.set(match[1], match[2] ?? true);
   }
-  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "soak", "keep-data", "instances"]);
+  const known = new Set(["quick", "duration", "connections", "workloads", "raw", "load", "soak", "keep-data", "instances", "preload"]);
   for (const name of flags.keys()) if (!known.has(name)) throw new Error(`unknown option --${name}\n${USAGE}`);
   const value = (name: string): string | undefined => {
     const v = flags.get(name);
@@ -89,6 +93,7 @@ export function parseOptions(argv: string[]): BenchOptions {
   const load = value("load") ?? "auto";
   const soak = value("soak");
   const instances = value("instances");
+  const preload = value("preload");
 
   const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
   for (const w of selected) {
@@ -114,5 +119,6 @@ export function parseOptions(argv: string[]): BenchOptions {
     soakSeconds: soak === undefined ? 0 : positiveInts(soak, "--soak")[0],
     keepData: flags.has("keep-data"),
     instances: instances === undefined ? 1 : positiveInts(instances, "--instances")[0],
+    preloadOrders: preload === undefined ? 0 : positiveInts(preload, "--preload")[0],
   };
 }

@@ -2,10 +2,13 @@ import fs from "node:fs";
 import os from "node:os";
 import type pg from "pg";
 import type { CpuPerRequest } from "./cpu-usage.js";
+import type { DbPerRequest } from "./db-activity.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
+import type { PreloadResult } from "./preload.js";
 import type { RawResult } from "./raw-sql.js";
 import { RETAINED_TABLES, type SoakResult } from "./soak.js";
+import type { TableStat } from "./table-stats.js";
 
 /**
  * The results: one row per (workload, connections) cell, printed as a table
@@ -27,6 +30,8 @@ export type CellResult = {
   serviceRssMiB?: number;
   /** CPU milliseconds per request (service cell) and per transaction (raw cell), by process group. */
   cpuMs?: { service?: CpuPerRequest; raw?: CpuPerRequest };
+  /** WAL and shared-buffer traffic per request (service cell) and per transaction (raw cell), whole server. */
+  db?: { service?: DbPerRequest; raw?: DbPerRequest };
 };
 
 export type Machine = {
@@ -218,6 +223,8 @@ export function writeResults(
     serviceEnv: Record<string, string>;
     cells: CellResult[];
     soak?: SoakResult;
+    preload?: PreloadResult;
+    tables?: { before: TableStat[]; after: TableStat[] };
     startedAt: Date;
     ok: boolean;
     failure?: string;
@@ -238,11 +245,17 @@ export function writeResults(
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
       soak: "--soak: orders at 16 connections in chunks, beside order lives (pay, refund, cancel, signed provider webhooks) and an outgoing-webhook endpoint, with event retention and Idempotency-Key TTL compressed to a tenth of the soak; after each chunk the service's RSS (/proc), V8 heap in use (/metrics) and the rows of the purged tables; memory flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %; a table bounded unless, over the samples from 2 × the retention on, both its highest row count in the last third exceeds that of the first third by more than 25 % + 1000 rows and its highest seconds of inserts held (rows ÷ insert rate over the last retention + purge interval) does so by more than 25 %; every subscribed event delivered at least once, correctly signed",
+      preload: "--preload: the history written before the cells (bench/preload.ts), its duration and rows per table",
+      tables:
+        "per table before the first cell and after the last: live rows (estimate), total and index bytes, and the cumulative n_tup_ins/upd/hot_upd/del",
+      db: "per request (service) or transaction (raw), whole server: WAL bytes and full-page images (pg_stat_wal), shared-buffer reads and writes (pg_stat_io)",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
+    ...(data.preload ? { preload: data.preload } : {}),
+    ...(data.tables ? { tables: data.tables } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

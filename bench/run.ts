@@ -5,16 +5,19 @@ import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
+import { type DbPerRequest, describeDb, formatDbActivity, perRequest, readDbCounters } from "./db-activity.js";
 import { type Haproxy, startHaproxy } from "./haproxy.js";
 import { checkInvariants, InvariantViolation, recordStockBaseline } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { type BenchOptions, parseOptions } from "./options.js";
+import { type PreloadResult, preloadHistory } from "./preload.js";
 import { runRawSql } from "./raw-sql.js";
 import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
 import { BENCH_SERVICE_ENV, freePort, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { runSoak, type SoakResult, soakServiceEnv } from "./soak.js";
+import { formatHotUpdates, formatTableSizes, readTableStats, type TableStat } from "./table-stats.js";
 import { type BenchContext, WORKLOADS } from "./workloads.js";
 
 /**
@@ -105,7 +108,14 @@ async function seed(options: BenchOptions, svc: RunningService, db: pg.Client): 
   return ctx;
 }
 
-async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchContext, runDir: string): Promise<CellResult[]> {
+type Tables = { before: TableStat[]; after: TableStat[] };
+
+async function runCells(
+  options: BenchOptions,
+  svc: RunningService,
+  ctx: BenchContext,
+  runDir: string,
+): Promise<{ cells: CellResult[]; tables: Tables }> {
   const db = ctx.db;
 
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
@@ -119,6 +129,8 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
     );
   }
 
+  // Sizes and update counters before the first cell and after the last (table-stats.ts).
+  const before = await readTableStats(db);
   const cells: CellResult[] = [];
   const pgDataDir = path.join(svc.dataDir, "pg");
   // Resident memory of the service after each cell: it must stay flat over the run.
@@ -133,9 +145,11 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
       let serviceResult: LoadResult | { skipped: string } = { skipped: skipped ?? "" };
       let afterService: string | undefined;
       let serviceCpu: CpuPerRequest | undefined;
+      let serviceDb: DbPerRequest | undefined;
       if (!skipped) {
         const target = await workload.prepareService(ctx, connections);
         log(`${cell}: service (${options.loadDriver}), ${options.durationSeconds} s`);
+        const dbBefore = await readDbCounters(db);
         const cpuDone = measureCpu({ servicePids: svc.pids, proxyPid: proxy?.pid, pgDataDir });
         const result = await runLoad(
           { url: svc.baseUrl, connections, durationSeconds: options.durationSeconds, target },
@@ -144,6 +158,7 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
           `${name}-${connections}`,
         );
         serviceCpu = cpuDone(result.responses);
+        serviceDb = perRequest(dbBefore, await readDbCounters(db, 1100), result.responses);
         log(
           `  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`,
         );
@@ -156,6 +171,7 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
 
       const transaction = await workload.prepareRaw(ctx, connections);
       log(`${cell}: raw SQL (${options.rawDriver}), ${options.durationSeconds} s`);
+      const rawDbBefore = await readDbCounters(db);
       const rawCpuDone = measureCpu({ pgDataDir });
       const raw = await runRawSql(
         { databaseUrl: svc.databaseUrl(), clients: connections, durationSeconds: options.durationSeconds, transaction },
@@ -165,9 +181,11 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
       );
       // Our own SQL failing means the physical-limit figure is not one.
       const rawCpu = rawCpuDone(raw.transactions);
+      const rawDb = perRequest(rawDbBefore, await readDbCounters(db, 1100), raw.transactions);
       if (raw.failed > 0) throw new Error(`${cell}: ${raw.failed} raw-SQL transactions failed; the raw script is broken`);
       log(`  ${fmt(raw.tps)} tps`);
       log(`  CPU ms per request: ${describeCpu(serviceCpu)}; per raw transaction: ${describeCpu(rawCpu)}`);
+      log(`  per request: ${describeDb(serviceDb)}; per raw transaction: ${describeDb(rawDb)}`);
       const afterRaw = await checkInvariants(db, `${cell} (raw SQL)`);
       log(`  ${afterRaw}`);
       if (name === "orders-spread") ctx.measured.rawOrderTps.set(connections, raw.tps);
@@ -181,10 +199,11 @@ async function runCells(options: BenchOptions, svc: RunningService, ctx: BenchCo
         invariants: { afterService, afterRaw },
         serviceRssMiB: rssAfterService.at(-1),
         cpuMs: { service: serviceCpu, raw: rawCpu },
+        db: { service: serviceDb, raw: rawDb },
       });
     }
   }
-  return cells;
+  return { cells, tables: { before, after: await readTableStats(db, 2000) } };
 }
 
 async function main(): Promise<number> {
@@ -209,6 +228,8 @@ async function main(): Promise<number> {
 
   let cells: CellResult[] = [];
   let soak: SoakResult | undefined;
+  let preload: PreloadResult | undefined;
+  let tables: Tables | undefined;
   let machine: Machine | undefined;
   let failure: string | undefined;
   // A soak compresses time: short retention windows, and a local webhook receiver (bench/soak.ts).
@@ -223,7 +244,8 @@ async function main(): Promise<number> {
     try {
       machine = await describeMachine(db);
       const ctx = await seed(options, service, db);
-      cells = await runCells(options, service, ctx, runDir);
+      if (options.preloadOrders > 0) preload = await preloadHistory(service.databaseUrl(), options.preloadOrders, log);
+      ({ cells, tables } = await runCells(options, service, ctx, runDir));
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
         if (soak.failures.length > 0) failure = soak.failures.join("\n");
@@ -246,6 +268,14 @@ async function main(): Promise<number> {
   }
 
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
+  if (preload) {
+    process.stdout.write(
+      `\npreloaded ${preload.orders.toLocaleString("en-US")} orders of ${preload.customers.toLocaleString("en-US")} customers in ${fmt(preload.seconds)} s\n`,
+    );
+  }
+  if (cells.length > 0) process.stdout.write(`\n${formatDbActivity(cells)}\n`);
+  if (tables)
+    process.stdout.write(`\n${formatTableSizes(tables.before, tables.after)}\n\n${formatHotUpdates(tables.before, tables.after)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
   if (machine) {
     process.stdout.write(
@@ -254,7 +284,18 @@ async function main(): Promise<number> {
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
     const serviceEnv = { ...BENCH_SERVICE_ENV, ...soakEnv };
-    writeResults(resultsFile, { options, machine, serviceEnv, cells, soak, startedAt, ok: !failure, failure });
+    writeResults(resultsFile, {
+      options,
+      machine,
+      serviceEnv,
+      cells,
+      soak,
+      preload,
+      tables,
+      startedAt,
+      ok: !failure,
+      failure,
+    });
     process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
   }
 

@@ -55,6 +55,12 @@ export const BENCH_SERVICE_ENV: Record<string, string> = {
   // customer row and each order sums the customer's held units: a policy
   // cost the operator opts into, measured by setting it here.
   MAX_UNITS_PER_CUSTOMER_SKU: "0",
+  // Idempotency keys kept as long as events (EVENT_RETENTION_DAYS, 30): with
+  // --preload the database then holds a key per order of the month, as a
+  // deployment with this TTL would, and the purge removes only what ages
+  // past it (with the default 24 h its first run would delete 29/30 of the
+  // preloaded keys during the cells). No effect on an empty run.
+  IDEMPOTENCY_TTL_HOURS: String(30 * 24),
   SHUTDOWN_GRACE_MS: "5000",
 };
 

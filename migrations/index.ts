@@ -6,6 +6,7 @@ import { WebhookEndpoints1764000000004 } from "./1764000000004-WebhookEndpoints.
 import { ProviderCallClaims1764000000006 } from "./1764000000006-ProviderCallClaims.js";
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 import { EventsResourceOrder1764000000101 } from "./1764000000101-EventsResourceOrder.js";
+import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -22,4 +23,5 @@ export const migrations = [
   ProviderCallClaims1764000000006,
   CustomerKeys1764000000100,
   EventsResourceOrder1764000000101,
+  HotUpdateRoom1764000000200,
 ];

@@ -27,7 +27,7 @@ export async function findKey(m: EntityManager, scope: string, key: string, ttlH
   return sqlOne<KeyRow>(
     m,
     `SELECT fingerprint, outcome, facts,
-            created_at < now() - make_interval(secs => $3::float8 * 3600) AS expired
+            created_at < now() - make_interval(hours => $3) AS expired
        FROM idempotency_keys WHERE owner = $1 AND key = $2`,
     [scope, key, ttlHours],
   );
@@ -92,15 +92,31 @@ export async function storeFinalResponse(
   );
 }
 
-/** Deletes up to `batch` expired keys; returns how many. Batches keep locks and WAL small. */
-export async function deleteExpiredKeys(m: EntityManager, ttlHours: number, batch: number): Promise<number> {
-  const r = await sql(
-    m,
-    `DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
-       SELECT ctid FROM idempotency_keys
-        WHERE created_at < now() - make_interval(secs => $1::float8 * 3600)
-        LIMIT $2 FOR UPDATE SKIP LOCKED))`,
-    [ttlHours, batch],
-  );
-  return r.rowCount;
+/**
+ * One batch of the key purge: up to $2 keys older than $1 hours, oldest
+ * first, from $3 on (the created_at an earlier batch of the same purge
+ * reached); returns how many it deleted and the created_at it reached,
+ * exactly (text). Batches keep locks and WAL small; starting where the last
+ * one stopped (idempotency_keys_created_idx) keeps each one's work bounded
+ * however many keys a purge has to catch up on, instead of walking again over
+ * the rows the batches before it deleted.
+ */
+export const DELETE_EXPIRED_KEYS_BATCH = `
+  WITH gone AS (
+    DELETE FROM idempotency_keys WHERE ctid = ANY (ARRAY(
+      SELECT ctid FROM idempotency_keys
+       WHERE created_at < now() - make_interval(secs => $1::float8 * 3600) AND created_at >= $3::timestamptz
+       ORDER BY created_at
+       LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING created_at)
+  SELECT count(*)::int AS deleted, max(created_at)::text AS reached FROM gone`;
+
+export async function deleteExpiredKeys(
+  m: EntityManager,
+  ttlHours: number,
+  batch: number,
+  from: string,
+): Promise<{ deleted: number; reached: string | null }> {
+  const r = await sqlOne<{ deleted: number; reached: string | null }>(m, DELETE_EXPIRED_KEYS_BATCH, [ttlHours, batch, from]);
+  return r ?? { deleted: 0, reached: null };
 }

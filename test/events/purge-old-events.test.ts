@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeEveryMs } from "../../src/background-jobs.js";
 import { loadConfig } from "../../src/config.js";
-import { purgeOldEvents } from "../../src/events/purge-old-events.js";
+import { PURGE_OLD_EVENTS_BATCH, purgeOldEvents } from "../../src/events/purge-old-events.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import { placeOrder } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
@@ -53,6 +53,19 @@ describe("purgeOldEvents", () => {
     );
     expect(await purgeOldEvents(t.ds, 30, 1)).toBe(2);
     expect((await t.ds.query(`SELECT id FROM events`)).map((r: { id: string }) => r.id)).toEqual([evFresh]);
+  });
+
+  it("when a batch is planned, then its candidates come from the created_at index, from where the last batch stopped, and are deleted by ctid, without scanning the table", async () => {
+    // A handful of rows plan like millions once sequential scans are priced out.
+    const plan = await t.ds.transaction(async (m) => {
+      await m.query("SET LOCAL enable_seqscan = off");
+      await m.query("SET LOCAL enable_bitmapscan = off");
+      const rows: Record<string, string>[] = await m.query(`EXPLAIN ${PURGE_OLD_EVENTS_BATCH}`, [30, 1000, "2026-01-01T00:00:00.123456Z"]);
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    });
+    expect(plan).toMatch(/Index Scan using events_created_idx on events e\s.*\n\s*Index Cond: \(\(created_at < .*created_at >= /);
+    expect(plan).toMatch(/Tid Scan on events/);
+    expect(plan).not.toMatch(/Seq Scan on events/);
   });
 
   it("when EVENT_RETENTION_DAYS is a fraction (the bench's soak), then events older than that many seconds go and younger ones stay", async () => {

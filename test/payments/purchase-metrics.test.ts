@@ -153,4 +153,34 @@ describe("GET /v1/metrics/purchases", () => {
     });
     expect(Math.abs(Date.parse(rec.checkedAt) - Date.now())).toBeLessThan(60_000);
   });
+
+  it("when payments settled hours ago, then reconciliation counts each of them once, run after run, with the ones of the last hour", async () => {
+    // An app of its own: its reconciliation keeps the sums of settled payments, made at its first run.
+    const t2 = await startTestApp();
+    try {
+      const p = await createProduct(t2, { priceCents: 250, onHand: 100 });
+      const c = await createCustomer(t2);
+      const pay = async () => {
+        const payment = await createPayment(t2, c, (await placeOrder(t2, c, [{ sku: p.sku, quantity: 1 }])).id);
+        await deliverExpecting(t2, successEvent(payment), "processed");
+        return payment.id as string;
+      };
+      const old = [await pay(), await pay()];
+      await pay();
+      await t2.ds.query(`UPDATE payments SET succeeded_at = succeeded_at - interval '5 hours' WHERE id = ANY($1::uuid[])`, [old]);
+      const matches = (n: number) => ({
+        checkedAt: expect.any(String),
+        counters: { purchases: n, revenueCents: 250 * n, refunds: 0, refundedCents: 0 },
+        events: { purchases: n, revenueCents: 250 * n, refunds: 0, refundedCents: 0 },
+        drift: { purchases: 0, revenueCents: 0, refunds: 0, refundedCents: 0 },
+        ok: true,
+      });
+      expect(await reconciliation(t2)).toEqual(matches(3));
+      expect(await reconciliation(t2)).toEqual(matches(3));
+      await pay();
+      expect(await reconciliation(t2)).toEqual(matches(4));
+    } finally {
+      await t2.close();
+    }
+  });
 });

@@ -1,0 +1,99 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkInvariants } from "../../bench/invariants.js";
+import { type PreloadResult, preloadHistory } from "../../bench/preload.js";
+import { insertSpreadProducts } from "../../bench/seed.js";
+import { startTestApp, type TestApp } from "../support/test-app.js";
+
+/**
+ * `npm run bench -- --preload=N` writes a month of history with SQL. Those
+ * rows must be rows the service would have written: what its own functions
+ * compute from them (an order's facts, the purchase counters) must agree with
+ * what the preload stored, and the service must serve them.
+ */
+let t: TestApp;
+let db: pg.Client;
+let result: PreloadResult;
+const ORDERS = 3000;
+
+beforeAll(async () => {
+  t = await startTestApp();
+  db = new pg.Client({ connectionString: t.databaseUrl });
+  await db.connect();
+  await insertSpreadProducts(db);
+  // Small chunks on two connections, as the bench's 10 M are loaded (without its server settings: a shared test server).
+  result = await preloadHistory(t.databaseUrl, ORDERS, () => {}, { loaders: 2, chunkOrders: 500, bulkLoadServer: false });
+});
+afterAll(async () => {
+  await db?.end();
+  await t?.close();
+});
+
+const one = async <T = Record<string, unknown>>(text: string, params: unknown[] = []) => (await db.query(text, params)).rows[0] as T;
+
+describe("bench preload", () => {
+  it("when N orders are preloaded, then each has lines summing to its total, a final status, a key and its events, within the last 30 days", async () => {
+    expect(result.rows.orders).toBe(ORDERS);
+    expect(result.rows.idempotency_keys).toBe(ORDERS);
+    expect(result.customers).toBe(ORDERS / 20);
+    const r = await one(`
+      SELECT count(*)::int AS orders,
+             count(*) FILTER (WHERE o.total_cents <> (SELECT sum(l.line_total_cents) FROM order_lines l WHERE l.order_id = o.id))::int AS wrong_totals,
+             count(*) FILTER (WHERE o.status NOT IN ('paid', 'cancelled', 'expired'))::int AS open,
+             count(*) FILTER (WHERE o.created_at < now() - interval '30 days' OR o.created_at > now() - interval '1 hour')::int AS outside,
+             count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.owner = o.customer_id::text
+                                                  AND k.outcome = 'placed' AND k.facts ->> 'id' = o.id::text))::int AS without_key,
+             count(*) FILTER (WHERE (SELECT count(*) FROM events e WHERE e.resource_id = o.id) <> 2)::int AS not_two_events,
+             count(DISTINCT o.status)::int AS statuses
+        FROM orders o`);
+    expect(r).toEqual({ orders: ORDERS, wrong_totals: 0, open: 0, outside: 0, without_key: 0, not_two_events: 0, statuses: 3 });
+  });
+
+  it("when an order's last event and its key's answer are compared with the service's own facts, then they are the same", async () => {
+    const r = await one(`
+      WITH last AS (
+        SELECT DISTINCT ON (resource_id) resource_id, facts FROM events WHERE type LIKE 'order.%' ORDER BY resource_id, position DESC, seq DESC)
+      SELECT count(*)::int AS orders,
+             count(*) FILTER (WHERE l.facts IS DISTINCT FROM orderlock_order_facts(l.resource_id))::int AS last_differs,
+             (SELECT count(*) FROM idempotency_keys k JOIN events e ON e.resource_id = (k.facts ->> 'id')::uuid AND e.type = 'order.placed'
+               WHERE k.facts IS DISTINCT FROM e.facts OR e.resource_version <> 1 OR k.facts ->> 'status' <> 'reserved')::int AS placed_differs,
+             (SELECT count(*) FROM events e JOIN payments p ON p.id = e.resource_id
+               WHERE e.type = 'payment.expired' AND e.facts IS DISTINCT FROM to_jsonb(p) || '{"provider_cancelled_at": null}')::int AS payment_differs
+        FROM last l`);
+    expect(r).toEqual({ orders: ORDERS, last_differs: 0, placed_differs: 0, payment_differs: 0 });
+  });
+
+  it("when the history is loaded, then the purchase counters agree with the paid orders and their payments, and no stock is held", async () => {
+    const summary = await checkInvariants(db, "the preload");
+    const paid = Number((await one(`SELECT count(*) AS n FROM orders WHERE status = 'paid'`)).n);
+    expect(paid).toBeGreaterThan(ORDERS * 0.7);
+    expect(summary).toContain(`payments ok (${paid} succeeded`);
+    expect(summary).toContain("0 units held");
+    const u = await one(
+      `SELECT (SELECT sum(unique_customers) FROM purchase_counters) AS counted, (SELECT count(*) FROM counted_customer_days) AS days`,
+    );
+    expect(Number(u.counted)).toBe(Number(u.days));
+    // The sandbox provider's payment id for our payment id (sandbox-provider.ts).
+    const p = await one<{ id: string; provider_payment_id: string }>(
+      `SELECT id, provider_payment_id FROM payments ORDER BY created_at LIMIT 1`,
+    );
+    expect(p.provider_payment_id).toBe(`sbx_${createHash("sha256").update(p.id).digest("hex").slice(0, 24)}`);
+  });
+
+  it("when the service reads the history, then it serves the orders and the events feed in the order things happened", async () => {
+    const order = await one(`SELECT id FROM orders WHERE status = 'paid' ORDER BY created_at LIMIT 1`);
+    const got = await t.http().get(`/v1/orders/${order.id}`).set(t.admin);
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id: order.id, status: "paid", version: 3, reservedUntil: null });
+    const feed = await t.http().get("/v1/events?limit=100").set(t.admin);
+    expect(feed.status).toBe(200);
+    const ofOrder = new Map<string, string[]>();
+    for (const e of feed.body.items as { type: string; data: { object: { id: string } } }[]) {
+      ofOrder.set(e.data.object.id, [...(ofOrder.get(e.data.object.id) ?? []), e.type]);
+    }
+    const seen = [...ofOrder.values()].filter((types) => types.length === 2);
+    expect(seen.length).toBeGreaterThan(10);
+    for (const types of seen) expect(types[0]).toBe("order.placed");
+  });
+});
