@@ -23,7 +23,7 @@ export async function cancelOrder(m: EntityManager, caller: Caller, orderId: str
   if (order.status === "cancelled") return renderOrder(order);
   if (order.overdue) throw new InvalidStateError("An expired order cannot be cancelled.");
   // Which statuses may become cancelled is the state machine's to say: a refusal is 409 here.
-  const cancelled = await transitionOrder(m, order, "cancelled");
+  const cancelled = await transitionOrder(m, order, "cancelled", null);
   await releaseStock(m, order.lines, "cancel");
   await appendEvents(m, "order.cancelled", [order.id]);
   return renderOrder(cancelled);

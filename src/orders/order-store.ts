@@ -15,12 +15,13 @@ import type { LineFacts, OrderFacts } from "./order-view.js";
  */
 const OVERDUE = `(o.status = 'reserved' AND o.reserved_until <= clock_timestamp())`;
 /**
- * What reads show as expired: a reserved order past its hold, and an order
- * awaiting a payment past that payment's expiry (its hold is the payment's
- * expiresAt); the sweepers make it so in the database (expire-reservations,
- * expire-payments), and only they write.
+ * What reads show as expired: an order past its hold, a reserved one and one
+ * awaiting a payment alike (its hold is the payment's expiresAt); only an
+ * order that holds stock has a hold (the CHECK orders_hold_while_open). The
+ * sweepers make it so in the database (expire-reservations, expire-payments),
+ * and only they write.
  */
-const SHOWN_OVERDUE = `(o.status IN ('reserved', 'pending_payment') AND o.reserved_until <= clock_timestamp())`;
+const SHOWN_OVERDUE = `(o.reserved_until <= clock_timestamp())`;
 const EFFECTIVE_STATUS = `(CASE WHEN ${SHOWN_OVERDUE} THEN 'expired' ELSE o.status END)`;
 
 async function withLinesAndOverdue(m: EntityManager, qb: SelectQueryBuilder<Order>): Promise<OrderFacts[]> {
