@@ -115,19 +115,18 @@ export async function lockOverdueOrders(m: EntityManager, limit: number): Promis
   return withLinesAndOverdue(m, orders(m).where("o.id IN (:...ids)", { ids: locked.map((o) => o.id) }));
 }
 
-/** Replaces an order's lines (the caller holds the order row lock). */
-export async function replaceLines(m: EntityManager, orderId: string, lines: LineFacts[]): Promise<void> {
-  await sql(m, `DELETE FROM order_lines WHERE order_id = $1`, [orderId]);
-  await sql(
+/**
+ * Gives a reserved order new lines, priced (orderlock_reprice_order: the
+ * prices kept or taken, the line totals and the order's total as
+ * orderlock_price_lines defines them) and its version bumped from
+ * `order.version`. The caller holds the order row lock and has moved the
+ * hold to these lines.
+ */
+export async function repriceOrder(m: EntityManager, order: OrderFacts, lines: { sku: string; quantity: number }[]): Promise<OrderFacts> {
+  const { rows } = await sql<{ facts: Record<string, unknown> }>(
     m,
-    `INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
-     SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[])`,
-    [
-      orderId,
-      lines.map((l) => l.sku),
-      lines.map((l) => l.quantity),
-      lines.map((l) => l.unitPriceCents),
-      lines.map((l) => l.lineTotalCents),
-    ],
+    `SELECT orderlock_reprice_order($1::uuid, $2::int, $3::text[], $4::int[]) AS facts`,
+    [order.id, order.version, lines.map((l) => l.sku), lines.map((l) => l.quantity)],
   );
+  return orderFromFacts(m, rows[0].facts);
 }

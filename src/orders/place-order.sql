@@ -9,7 +9,8 @@
 --   2. cap > 0: the customer row FOR NO KEY UPDATE (customer → products).
 --   3. orderlock_move_reservations: product rows locked in SKU order, every
 --      line checked, and only then reserved.
---   4. all reserved: the order and its lines, at the locked rows' prices.
+--   4. all reserved: the order and its lines, at the locked rows' prices,
+--      priced by orderlock_price_lines (line totals and the order's total).
 --   5. placed: its `order.placed` event (orderlock_append_event).
 --   6. the outcome and its facts (the order; the short lines; the unknown
 --      SKUs), stored with the key and returned. No HTTP here: the service
@@ -60,7 +61,6 @@ BEGIN
   SELECT bool_and(m.ok) AS ok, bool_and(m.known) AS all_known,
          array_agg(m.sku ORDER BY m.sku) AS skus, array_agg(m.requested ORDER BY m.sku) AS qtys,
          array_agg(m.price_cents ORDER BY m.sku) AS prices,
-         sum(m.price_cents::bigint * m.requested) AS total,
          jsonb_agg(jsonb_build_object('sku', m.sku, 'requested', m.requested, 'available', m.available,
                                       'per_customer_limit', m.per_customer_limit) ORDER BY m.sku)
            FILTER (WHERE m.known AND m.requested > m.available) AS short,
@@ -69,11 +69,14 @@ BEGIN
     FROM orderlock_move_reservations(p_skus, array_fill(0, ARRAY[cardinality(p_skus)]), p_qtys, p_customer_id, p_cap, NULL) m;
 
   IF v_m.ok THEN
-    INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)
-    VALUES (p_order_id, p_customer_id, 'reserved', v_m.total, v_now + make_interval(secs => p_hold_seconds), v_now, v_now);
+    -- One statement: the lines' foreign key is checked at its end, when the order is there too.
+    WITH priced AS (SELECT * FROM orderlock_price_lines(v_m.skus, v_m.qtys, v_m.prices)),
+    placed AS (
+      INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)
+      SELECT p_order_id, p_customer_id, 'reserved', pr.total_cents, v_now + make_interval(secs => p_hold_seconds), v_now, v_now
+        FROM priced pr LIMIT 1)
     INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
-    SELECT p_order_id, l.sku, l.qty, l.price, l.price::bigint * l.qty
-      FROM unnest(v_m.skus, v_m.qtys, v_m.prices) AS l(sku, qty, price);
+    SELECT p_order_id, pr.sku, pr.quantity, pr.unit_price_cents, pr.line_total_cents FROM priced pr;
     v_outcome := 'placed';
     v_facts := orderlock_append_event('order.placed', p_order_id);
   ELSIF NOT v_m.all_known THEN
