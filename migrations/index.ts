@@ -4,6 +4,7 @@ import { PaymentsRound21764000000002 } from "./1764000000002-PaymentsRound2.js";
 import { Refunds1764000000003 } from "./1764000000003-Refunds.js";
 import { WebhookEndpoints1764000000004 } from "./1764000000004-WebhookEndpoints.js";
 import { ProviderCallClaims1764000000006 } from "./1764000000006-ProviderCallClaims.js";
+import { OpenOrdersByHold1764000000013 } from "./1764000000013-OpenOrdersByHold.js";
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 import { EventsResourceOrder1764000000101 } from "./1764000000101-EventsResourceOrder.js";
 import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
@@ -21,6 +22,7 @@ export const migrations = [
   Refunds1764000000003,
   WebhookEndpoints1764000000004,
   ProviderCallClaims1764000000006,
+  OpenOrdersByHold1764000000013,
   CustomerKeys1764000000100,
   EventsResourceOrder1764000000101,
   HotUpdateRoom1764000000200,

@@ -23,6 +23,14 @@ export function sqlState(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** The constraint a statement violated (23xxx), or a PL/pgSQL RAISE named with `CONSTRAINT = ...`. */
+export function violatedConstraint(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const e = err as { constraint?: unknown; driverError?: { constraint?: unknown } };
+  const name = e.driverError?.constraint ?? e.constraint;
+  return typeof name === "string" ? name : undefined;
+}
+
 const CONNECTION_MESSAGES = [
   "Connection terminated",
   "connection timeout",

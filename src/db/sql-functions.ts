@@ -10,20 +10,36 @@ import type { QueryRunner } from "typeorm";
  * `CREATE OR REPLACE FUNCTION orderlock_<name>(...)` (dashes become
  * underscores), with its settings such as `SET plan_cache_mode` in the
  * definition and its body quoted as `$fn$ ... $fn$`, beside the use case that
- * calls it. Every migrate applies them, in the migration's transaction:
+ * calls it. A trigger function's file also binds it, after the body, with
+ * `CREATE OR REPLACE TRIGGER <name> ... ON <table> ... EXECUTE FUNCTION
+ * orderlock_<name>()`: the rule and where it is enforced are one file (the
+ * table must exist: triggers go on tables the migrations made). Every
+ * migrate applies them, in the migration's transaction:
  * - a file whose checksum differs from the one recorded in `sql_functions`,
- *   or whose function is missing or has an extra overload, is applied (every
+ *   or whose function is missing or has an extra overload, or whose triggers
+ *   are not exactly the ones bound to its function, is applied (every
  *   overload of the name is dropped first, so a changed signature leaves no
- *   stale overload behind);
- * - an `orderlock_*` function without a file is dropped;
+ *   stale overload behind; a trigger function is dropped with its triggers,
+ *   which the file then binds again, all before COMMIT);
+ * - an `orderlock_*` function without a file is dropped (with its triggers);
  * - files are applied in dependency order (a LANGUAGE sql body is checked at
  *   creation, so what it calls must exist first).
  */
-export type SqlFunctionSource = { name: string; file: string; text: string; body: string; settings: string[]; checksum: string };
+export type SqlTrigger = { name: string; table: string };
+export type SqlFunctionSource = {
+  name: string;
+  file: string;
+  text: string;
+  body: string;
+  settings: string[];
+  triggers: SqlTrigger[];
+  checksum: string;
+};
 
 const DEFINITION = /^CREATE OR REPLACE FUNCTION (orderlock_[a-z0-9_]+)\(/m;
 const BODY = /\$fn\$([\s\S]*)\$fn\$/;
 const SETTING = /^SET ([a-z_]+) = ([a-z_0-9]+)$/gm;
+const TRIGGER = /^CREATE OR REPLACE TRIGGER ([a-z0-9_]+)\s[\s\S]*?\sON ([a-z0-9_]+)\s[\s\S]*?\sEXECUTE FUNCTION ([a-z0-9_]+)\(\)/gm;
 
 function projectRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));
@@ -52,7 +68,16 @@ export function loadSqlFunctions(srcDir = path.join(projectRoot(), "src")): SqlF
     const body = BODY.exec(text)?.[1];
     if (body === undefined) throw new Error(`${file}: quote the body as $fn$ ... $fn$`);
     const settings = [...text.matchAll(SETTING)].map((m) => `${m[1]}=${m[2]}`);
-    return { name, file, text, body, settings, checksum: createHash("sha256").update(text).digest("hex") };
+    const bound = [...text.slice(text.lastIndexOf("$fn$")).matchAll(TRIGGER)];
+    if ((text.match(/CREATE OR REPLACE TRIGGER/g)?.length ?? 0) !== bound.length) {
+      throw new Error(
+        `${file}: bind a trigger after the body, as CREATE OR REPLACE TRIGGER <name> ... ON <table> ... EXECUTE FUNCTION ${name}()`,
+      );
+    }
+    if (bound.some((m) => m[3] !== name)) throw new Error(`${file}: a file's triggers execute its own function, ${name}()`);
+    if (bound.length > 0 && !/\)\s*RETURNS trigger\b/.test(text)) throw new Error(`${file}: only a function that RETURNS trigger is bound`);
+    const triggers = bound.map((m) => ({ name: m[1], table: m[2] }));
+    return { name, file, text, body, settings, triggers, checksum: createHash("sha256").update(text).digest("hex") };
   });
   return inDependencyOrder(sources);
 }
@@ -90,13 +115,30 @@ export async function installSqlFunctions(q: QueryRunner, sources = loadSqlFunct
       )) as { proname: string; n: number }[]
     ).map((r) => [r.proname, r.n]),
   );
+  // The triggers bound to each orderlock_* function, as "<trigger> ON <table>".
+  const boundNow = new Map<string, string[]>();
+  for (const t of (await q.query(
+    `SELECT p.proname, t.tgname || ' ON ' || t.tgrelid::regclass::text AS trigger
+       FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+      WHERE NOT t.tgisinternal AND p.pronamespace = current_schema()::regnamespace AND p.proname LIKE 'orderlock\\_%'`,
+  )) as { proname: string; trigger: string }[]) {
+    boundNow.set(t.proname, [...(boundNow.get(t.proname) ?? []), t.trigger]);
+  }
+  const sameTriggers = (s: SqlFunctionSource) =>
+    [...(boundNow.get(s.name) ?? [])].sort().join() ===
+    s.triggers
+      .map((t) => `${t.name} ON ${t.table}`)
+      .sort()
+      .join();
   const changed: string[] = [];
   const dropAll = async (name: string) => {
     const overloads = (await q.query(
-      `SELECT p.oid::regprocedure::text AS signature FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.proname = $1`,
+      `SELECT p.oid::regprocedure::text AS signature, p.prorettype = 'trigger'::regtype AS trigger
+         FROM pg_proc p WHERE p.pronamespace = current_schema()::regnamespace AND p.proname = $1`,
       [name],
-    )) as { signature: string }[];
-    for (const o of overloads) await q.query(`DROP FUNCTION ${o.signature}`);
+    )) as { signature: string; trigger: boolean }[];
+    // Only triggers can depend on a trigger function; anything else depending on a function stops the drop.
+    for (const o of overloads) await q.query(`DROP FUNCTION ${o.signature}${o.trigger ? " CASCADE" : ""}`);
   };
 
   const wanted = new Set(sources.map((s) => s.name));
@@ -108,7 +150,7 @@ export async function installSqlFunctions(q: QueryRunner, sources = loadSqlFunct
   await q.query(`DELETE FROM sql_functions WHERE NOT (name = ANY($1::text[]))`, [[...wanted]]);
 
   for (const s of sources) {
-    if (recorded.get(s.name) === s.checksum && present.get(s.name) === 1) continue;
+    if (recorded.get(s.name) === s.checksum && present.get(s.name) === 1 && sameTriggers(s)) continue;
     await dropAll(s.name);
     await q.query(s.text);
     await q.query(

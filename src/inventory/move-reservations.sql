@@ -12,7 +12,9 @@
 --      line that grows fits: what is left
 --      (on_hand - reserved, plus what this caller already holds, p_from) and,
 --      with a cap (p_cap > 0), the cap less what the customer holds in its
---      other open orders (all but p_except_order). A line that does not grow
+--      other open orders (all but p_except_order; an order holds stock while
+--      it has a hold deadline: the CHECK orders_hold_while_open is the one
+--      list of the statuses that do). A line that does not grow
 --      always fits: giving back is never refused;
 --   3. only if every line fits, move `reserved` (the CHECK
 --      0 <= reserved <= on_hand backs it) and bump each product's version.
@@ -54,7 +56,7 @@ BEGIN
   held AS (
     SELECT l.sku, sum(l.quantity)::int AS qty
       FROM order_lines l JOIN orders o ON o.id = l.order_id
-     WHERE p_cap > 0 AND o.customer_id = p_customer_id AND o.status IN ('reserved', 'pending_payment')
+     WHERE p_cap > 0 AND o.customer_id = p_customer_id AND o.reserved_until IS NOT NULL
        AND o.id IS DISTINCT FROM p_except_order AND l.sku = ANY(p_skus)
      GROUP BY l.sku),
   allowance AS (

@@ -10,7 +10,6 @@ export type SkuAllowance = {
   known: boolean;
   requested: number;
   available: number;
-  priceCents: number | null;
   perCustomerLimit: number | null;
 };
 export type Reservation = { ok: boolean; lines: SkuAllowance[] };
@@ -34,7 +33,6 @@ export async function moveReservations(
     known: boolean;
     requested: number;
     available: number | null;
-    price_cents: number | null;
     per_customer_limit: number | null;
     ok: boolean;
   }>(m, `SELECT * FROM orderlock_move_reservations($1::text[], $2::int[], $3::int[], $4::uuid, $5::int, $6::uuid)`, [
@@ -53,7 +51,6 @@ export async function moveReservations(
       known: r.known,
       requested: r.requested,
       available: r.available ?? 0,
-      priceCents: r.price_cents,
       perCustomerLimit: r.per_customer_limit,
     })),
   };

@@ -1,20 +1,11 @@
 import type { EntityManager } from "typeorm";
-import { Order } from "../../entities/order.entity.js";
 import { type Caller, ownerFilter } from "../auth/caller.js";
-import { compareAndSwap } from "../db/compare-and-swap.js";
-import {
-  InternalConflictError,
-  InvalidStateError,
-  NotFoundError,
-  OutOfStockError,
-  ValidationError,
-  VersionConflictError,
-} from "../errors.js";
+import { InvalidStateError, NotFoundError, OutOfStockError, ValidationError, VersionConflictError } from "../errors.js";
 import { appendEvents } from "../events/append-event.js";
 import { moveReservations, type StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics } from "../metrics/registry.js";
-import { findOrderOwner, lockCustomer, lockOrder, replaceLines } from "./order-store.js";
-import { type LineFacts, type OrderView, renderOrder } from "./order-view.js";
+import { findOrderOwner, lockCustomer, lockOrder, repriceOrder } from "./order-store.js";
+import { type OrderView, renderOrder } from "./order-view.js";
 
 /**
  * Replaces a reserved order's lines (versioned), in the caller's
@@ -22,15 +13,14 @@ import { type LineFacts, type OrderView, renderOrder } from "./order-view.js";
  * version_conflict with the current order; never retried) and the status
  * (only `reserved`, and not past its deadline), move the hold from the old
  * lines to the new ones (orderlock_move_reservations: product rows in SKU
- * order, all or nothing, the per-customer cap included), replace the lines
- * and compare-and-swap the order, then write `order.changed`. Out of stock
- * or an unknown SKU leaves the
- * order exactly as it was.
- *
- * Pricing: a SKU already in the order keeps the unit price it was reserved
- * at; a newly added SKU takes the product's current price. The hold deadline
- * is not extended. With a per-customer cap (> 0) the customer row is locked
- * first (customer → order → products).
+ * order, all or nothing, the per-customer cap included), then price and
+ * write the new lines, the total and the version (orderlock_reprice_order:
+ * a SKU already in the order keeps the unit price it was reserved at, a new
+ * one takes the product's current price; the totals are
+ * orderlock_price_lines', as when the order was placed), then write
+ * `order.changed`. Out of stock or an unknown SKU leaves the order exactly
+ * as it was. The hold deadline is not extended. With a per-customer cap
+ * (> 0) the customer row is locked first (customer → order → products).
  */
 export async function changeOrder(
   m: EntityManager,
@@ -76,16 +66,7 @@ export async function changeOrder(
         })),
     );
   }
-  const oldPrice = new Map(order.lines.map((l) => [l.sku, l.unitPriceCents]));
-  const newPrice = new Map(moved.lines.map((l) => [l.sku, l.priceCents]));
-  const newLines: LineFacts[] = lines.map((l) => {
-    const unit = oldPrice.get(l.sku) ?? newPrice.get(l.sku)!;
-    return { sku: l.sku, quantity: l.quantity, unitPriceCents: unit, lineTotalCents: unit * l.quantity };
-  });
-  await replaceLines(m, order.id, newLines);
-  const total = newLines.reduce((s, l) => s + l.lineTotalCents, 0);
-  const swapped = await compareAndSwap(m, Order, order.id, order.version, { totalCents: total });
-  if (!swapped.ok) throw new InternalConflictError(`order ${order.id}`); // impossible while we hold the row lock
+  const changed = await repriceOrder(m, order, lines);
   await appendEvents(m, "order.changed", [order.id]);
-  return renderOrder({ ...swapped.row, lines: newLines });
+  return renderOrder(changed);
 }

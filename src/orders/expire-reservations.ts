@@ -21,7 +21,7 @@ export async function expireReservations(ds: DataSource, batchSize = 100): Promi
   for (;;) {
     const n = await inTransaction(ds, async (m) => {
       const overdue = await lockOverdueOrders(m, batchSize);
-      for (const order of overdue) await transitionOrder(m, order, "expired");
+      for (const order of overdue) await transitionOrder(m, order, "expired", null);
       // One release for the whole batch: its product rows are then locked in
       // one SKU-ordered statement, like everyone else's, not order by order
       // (which could take SKU "B" before "A" and deadlock with a new order).

@@ -1,8 +1,8 @@
 import type { EntityManager } from "typeorm";
+import type { OrderStatus } from "../../entities/order.entity.js";
 import { type Caller, ownerFilter } from "../auth/caller.js";
 import { NotFoundError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../pagination.js";
-import type { OrderStatus } from "./order-status.js";
 import { findOrder, listOrders as selectOrders } from "./order-store.js";
 import { type OrderView, renderOrder } from "./order-view.js";
 

@@ -15,12 +15,13 @@ import type { LineFacts, OrderFacts } from "./order-view.js";
  */
 const OVERDUE = `(o.status = 'reserved' AND o.reserved_until <= clock_timestamp())`;
 /**
- * What reads show as expired: a reserved order past its hold, and an order
- * awaiting a payment past that payment's expiry (its hold is the payment's
- * expiresAt); the sweepers make it so in the database (expire-reservations,
- * expire-payments), and only they write.
+ * What reads show as expired: an order past its hold, a reserved one and one
+ * awaiting a payment alike (its hold is the payment's expiresAt); only an
+ * order that holds stock has a hold (the CHECK orders_hold_while_open). The
+ * sweepers make it so in the database (expire-reservations, expire-payments),
+ * and only they write.
  */
-const SHOWN_OVERDUE = `(o.status IN ('reserved', 'pending_payment') AND o.reserved_until <= clock_timestamp())`;
+const SHOWN_OVERDUE = `(o.reserved_until <= clock_timestamp())`;
 const EFFECTIVE_STATUS = `(CASE WHEN ${SHOWN_OVERDUE} THEN 'expired' ELSE o.status END)`;
 
 async function withLinesAndOverdue(m: EntityManager, qb: SelectQueryBuilder<Order>): Promise<OrderFacts[]> {
@@ -114,19 +115,18 @@ export async function lockOverdueOrders(m: EntityManager, limit: number): Promis
   return withLinesAndOverdue(m, orders(m).where("o.id IN (:...ids)", { ids: locked.map((o) => o.id) }));
 }
 
-/** Replaces an order's lines (the caller holds the order row lock). */
-export async function replaceLines(m: EntityManager, orderId: string, lines: LineFacts[]): Promise<void> {
-  await sql(m, `DELETE FROM order_lines WHERE order_id = $1`, [orderId]);
-  await sql(
+/**
+ * Gives a reserved order new lines, priced (orderlock_reprice_order: the
+ * prices kept or taken, the line totals and the order's total as
+ * orderlock_price_lines defines them) and its version bumped from
+ * `order.version`. The caller holds the order row lock and has moved the
+ * hold to these lines.
+ */
+export async function repriceOrder(m: EntityManager, order: OrderFacts, lines: { sku: string; quantity: number }[]): Promise<OrderFacts> {
+  const { rows } = await sql<{ facts: Record<string, unknown> }>(
     m,
-    `INSERT INTO order_lines (order_id, sku, quantity, unit_price_cents, line_total_cents)
-     SELECT $1, * FROM unnest($2::text[], $3::int[], $4::int[], $5::bigint[])`,
-    [
-      orderId,
-      lines.map((l) => l.sku),
-      lines.map((l) => l.quantity),
-      lines.map((l) => l.unitPriceCents),
-      lines.map((l) => l.lineTotalCents),
-    ],
+    `SELECT orderlock_reprice_order($1::uuid, $2::int, $3::text[], $4::int[]) AS facts`,
+    [order.id, order.version, lines.map((l) => l.sku), lines.map((l) => l.quantity)],
   );
+  return orderFromFacts(m, rows[0].facts);
 }

@@ -43,7 +43,7 @@ export async function expirePayments(
         m,
         payments.map((p) => p.id),
       );
-      for (const order of orders) await transitionOrder(m, order, "expired");
+      for (const order of orders) await transitionOrder(m, order, "expired", null);
       await releaseStock(
         m,
         orders.flatMap((o) => o.lines),

@@ -28,6 +28,15 @@ const functionsInDatabase = async (d: DataSource) =>
        FROM pg_proc WHERE pronamespace = current_schema()::regnamespace AND proname LIKE 'orderlock\\_%' GROUP BY proname ORDER BY proname`,
   )) as Proc[];
 
+const boundTriggers = async (d: DataSource) =>
+  (
+    (await d.query(
+      `SELECT t.tgname || ' ON ' || t.tgrelid::regclass::text || ' → ' || p.proname AS bound
+         FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+        WHERE NOT t.tgisinternal AND p.proname LIKE 'orderlock\\_%'`,
+    )) as { bound: string }[]
+  ).map((r) => r.bound);
+
 describe("SQL functions as source files", () => {
   it("when migrated, then every function in the database is exactly its source file (body and settings), once, and there is no other", async () => {
     const sources = loadSqlFunctions();
@@ -55,6 +64,20 @@ describe("SQL functions as source files", () => {
     expect(inDb.map((f) => f.proname)).toEqual(sources.map((s) => s.name).sort());
     expect(inDb.find((f) => f.proname === "orderlock_order_facts")!.proconfig).toEqual(["plan_cache_mode=force_generic_plan"]);
     expect(inDb.every((f) => f.n === 1)).toBe(true);
+  });
+
+  it("when migrated, then every trigger a file binds executes that file's function, and no other trigger executes one", async () => {
+    const declared = loadSqlFunctions().flatMap((s) => s.triggers.map((t) => `${t.name} ON ${t.table} → ${s.name}`));
+    expect(declared).toContain("orders_status_transition ON orders → orderlock_guard_order_status");
+    expect((await boundTriggers(ds)).sort()).toEqual(declared.sort());
+  });
+
+  it("when a trigger is dropped, or a file's trigger function is replaced, then the next migrate binds it again", async () => {
+    await ds.query(`DROP TRIGGER orders_status_transition ON orders`);
+    expect((await migrate(ds)).functions).toEqual(["orderlock_guard_order_status"]);
+    await ds.query(`UPDATE sql_functions SET checksum = repeat('0', 64) WHERE name = 'orderlock_guard_order_status'`);
+    expect((await migrate(ds)).functions).toEqual(["orderlock_guard_order_status"]);
+    expect(await boundTriggers(ds)).toContain("orders_status_transition ON orders → orderlock_guard_order_status");
   });
 
   it("when nothing changed, then migrate applies nothing", async () => {
