@@ -8,7 +8,8 @@
 --      snapshot, so the lookup sees every key committed before the lock.)
 --   2. cap > 0: the customer row FOR NO KEY UPDATE (customer → products).
 --   3. orderlock_move_reservations: product rows locked in SKU order, every
---      line checked, and only then reserved.
+--      line checked, and only then reserved (a refusal that a plain read
+--      already proves, such as a sold-out SKU, takes no lock at all).
 --   4. all reserved: the order, its lines and its `order.placed` event
 --      (orderlock_create_orders).
 --   5. the outcome and its facts (the order; the short lines; the unknown
