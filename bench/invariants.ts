@@ -40,7 +40,12 @@ export class InvariantViolation extends Error {
  */
 export async function recordStockBaseline(db: pg.Client): Promise<void> {
   await db.query(`CREATE SCHEMA IF NOT EXISTS bench`);
-  await db.query(`CREATE TABLE bench.stock_baseline AS SELECT sku, on_hand FROM products`);
+  await db.query(`DROP TABLE IF EXISTS bench.stock_baseline, bench.stock_baseline_adjustment`);
+  // The stock before every sale so far: a preloaded history (bench/preload.ts) sells without touching on_hand.
+  await db.query(`CREATE TABLE bench.stock_baseline AS
+    SELECT p.sku, p.on_hand + coalesce((SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id
+                                         WHERE l.sku = p.sku AND o.status IN ('paid', 'refunded')), 0) AS on_hand
+      FROM products p`);
   await db.query(`CREATE TABLE bench.stock_baseline_adjustment AS SELECT COALESCE(max(id), 0) AS id FROM stock_adjustments`);
 }
 

@@ -244,7 +244,10 @@ async function main(): Promise<number> {
     try {
       machine = await describeMachine(db);
       const ctx = await seed(options, service, db);
-      if (options.preloadOrders > 0) preload = await preloadHistory(service.databaseUrl(), options.preloadOrders, log);
+      if (options.preloadOrders > 0) {
+        preload = await preloadHistory(service.databaseUrl(), options.preloadOrders, log);
+        await recordStockBaseline(db);
+      }
       ({ cells, tables } = await runCells(options, service, ctx, runDir));
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { checkInvariants } from "../../bench/invariants.js";
+import { checkInvariants, recordStockBaseline } from "../../bench/invariants.js";
 import { type PreloadResult, preloadHistory } from "../../bench/preload.js";
 import { insertSpreadProducts } from "../../bench/seed.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
@@ -24,6 +24,7 @@ beforeAll(async () => {
   await insertSpreadProducts(db);
   // Small chunks on two connections, as the bench's 10 M are loaded (without its server settings: a shared test server).
   result = await preloadHistory(t.databaseUrl, ORDERS, () => {}, { loaders: 2, chunkOrders: 500, bulkLoadServer: false });
+  await recordStockBaseline(db);
 });
 afterAll(async () => {
   await db?.end();
