@@ -27,7 +27,7 @@ export async function findKey(m: EntityManager, scope: string, key: string, ttlH
   return sqlOne<KeyRow>(
     m,
     `SELECT fingerprint, outcome, facts,
-            created_at < now() - make_interval(hours => $3) AS expired
+            created_at < now() - make_interval(secs => $3::float8 * 3600) AS expired
        FROM idempotency_keys WHERE owner = $1 AND key = $2`,
     [scope, key, ttlHours],
   );
