@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { benchScript, runJsonWorker, track } from "./child-processes.js";
+import { benchScript, runJsonWorker, track, withOpenFiles } from "./child-processes.js";
 import type { RawDriver } from "./options.js";
 
 /**
@@ -60,7 +60,7 @@ export function toParameterised(sql: string): { text: string; names: string[] } 
 
 export async function runRawSql(spec: RawRunSpec, driver: RawDriver, scriptDir: string, label: string): Promise<RawResult> {
   if (driver === "node") {
-    return runJsonWorker<RawRunSpec, RawResult>(benchScript("raw-sql-worker"), spec, (spec.durationSeconds + 60) * 1000);
+    return runJsonWorker<RawRunSpec, RawResult>(benchScript("raw-sql-worker"), spec, (spec.durationSeconds + 60) * 1000, spec.clients + 64);
   }
   const scriptFile = path.join(scriptDir, `${label}.sql`);
   fs.mkdirSync(scriptDir, { recursive: true, mode: 0o755 });
@@ -90,9 +90,11 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     decodeURIComponent(url.username),
     url.pathname.slice(1),
   ];
+  // A socket per client, and a few more.
+  const line = withOpenFiles(spec.clients + 64, "pgbench", args);
   return new Promise((resolve, reject) => {
     const child = track(
-      spawn("pgbench", args, {
+      spawn(line.command, line.args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: "orderlock-bench-raw" },
       }),

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { track } from "./child-processes.js";
+import { track, withOpenFiles } from "./child-processes.js";
 import type { LoadResult, LoadSpec, OrdersTarget, WebhooksTarget } from "./load-spec.js";
 
 /**
@@ -214,7 +214,9 @@ export function runWrk(spec: LoadSpec, scriptDir: string, label: string): Promis
     spec.url,
   ];
   return new Promise((resolve, reject) => {
-    const child = track(spawn("wrk", args, { stdio: ["ignore", "pipe", "pipe"] }));
+    // A socket per connection, and a few more.
+    const line = withOpenFiles(spec.connections + 64, "wrk", args);
+    const child = track(spawn(line.command, line.args, { stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     child.stdout!.on("data", (c: Buffer) => (out += c.toString()));
     child.stderr!.on("data", (c: Buffer) => (out += c.toString()));
