@@ -26,6 +26,14 @@ export type RawRunSpec = {
   clients: number;
   durationSeconds: number;
   transaction: RawTransaction;
+  /**
+   * pgbench only: log every transaction (`-l`) to files named
+   * `<transactionLog>.<pid>[.<thread>]`: client, number, latency µs, script,
+   * epoch seconds and µs of its end.
+   */
+  transactionLog?: string;
+  /** pgbench's threads (-j); default two, one per core. */
+  threads?: number;
 };
 
 export type RawResult = {
@@ -36,6 +44,8 @@ export type RawResult = {
   failed: number;
   tps: number;
   latencyAvgMs: number | undefined;
+  /** pgbench: how long it took to open its connections, which its -T duration includes. */
+  connectMs?: number;
 };
 
 const oneLine = (sql: string) => sql.replace(/\s+/g, " ").trim();
@@ -77,7 +87,7 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     "-c",
     String(spec.clients),
     "-j",
-    String(Math.min(2, spec.clients)),
+    String(Math.min(spec.threads ?? 2, spec.clients)),
     "-T",
     String(spec.durationSeconds),
     "-M",
@@ -88,6 +98,7 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     url.port,
     "-U",
     decodeURIComponent(url.username),
+    ...(spec.transactionLog ? ["-l", `--log-prefix=${spec.transactionLog}`] : []),
     url.pathname.slice(1),
   ];
   // A socket per client, and a few more.
@@ -124,6 +135,7 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
         failed: number(/number of failed transactions: (\d+)/) ?? 0,
         tps,
         latencyAvgMs: number(/latency average = ([\d.]+) ms/),
+        connectMs: number(/initial connection time = ([\d.]+) ms/),
       });
     });
   });

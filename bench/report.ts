@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import type pg from "pg";
 import type { CpuPerRequest } from "./cpu-usage.js";
+import type { FlashResult } from "./flash.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { RawResult } from "./raw-sql.js";
@@ -159,6 +160,48 @@ export function formatTable(cells: CellResult[]): string {
   return out.join("\n");
 }
 
+/** The flash sale: the service's sale, its raw-SQL twin, and each criterion as PASS or FAIL. */
+export function formatFlash(f: FlashResult): string {
+  const s = f.service;
+  const sale = s.sale;
+  const statuses = Object.entries(sale?.statuses ?? {})
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([k, v]) => `${k} ×${fixed(v)}`)
+    .join(", ");
+  const problems = Object.entries(s.problems)
+    .map(([k, v]) => `${k} ×${fixed(v)}`)
+    .join(", ");
+  const after = sale?.afterSellout;
+  const cpu = f.serviceCpu;
+  const raw = f.raw;
+  const w = raw.window;
+  const clients = `${raw.result.driver} at ${fixed(raw.result.clients)} clients ${raw.result.clients < f.connections ? `(all that max_connections ${raw.maxConnections} leaves room for)` : `(max_connections ${raw.maxConnections})`}`;
+  const lines = [
+    `flash sale: ${fixed(f.units)} units of one SKU, ${fixed(f.connections)} connections for ${f.durationSeconds} s, ${fixed(f.customers)} buyers (${f.loadDriver}); load average ${f.loadAverage} at the start`,
+    `  service   sold out in ${sale?.selloutMs == null ? "- (never)" : `${fixed(sale.selloutMs)} ms`}; ${fixed(s.responses)} answers, ${fixed(s.requestsPerSecond)} req/s; latency p50 ${fixed(s.latencyP50Ms)} ms, p99 ${fixed(s.latencyP99Ms)} ms, max ${fixed(s.latencyMaxMs)} ms`,
+    `            answers: ${statuses || "none"}${problems ? ` (${problems})` : ""}${s.connectionErrors > 0 ? `; ${fixed(s.connectionErrors)} connection errors` : ""}`,
+    `            refusals after the sellout: ${fixed(after?.answers ?? 0)}, latency p50 ${fixed(after?.p50Ms ?? 0)} ms, p99 ${fixed(after?.p99Ms ?? 0)} ms, max ${fixed(after?.maxMs ?? 0)} ms`,
+    ...(cpu?.serviceMs !== undefined
+      ? [
+          `            CPU per answer: node ${fixed(cpu.serviceMs, 2)} ms + postgres ${fixed(cpu.postgresMs, 2)} ms (machine ${Math.round(cpu.busy * 100)} % busy)`,
+        ]
+      : []),
+    `            database: reserved ${fixed(f.serviceDb.reserved)} + sold ${fixed(f.serviceDb.sold)}, ${fixed(f.serviceDb.orders)} orders; stock left never below ${f.serviceDb.minAvailableSeen} (${fixed(f.serviceDb.stockSamples)} samples)`,
+    w
+      ? `  raw SQL   ${clients}, ${w.seconds} s after its first transaction: sold out in ${w.selloutMs === undefined ? "- (never)" : `${fixed(w.selloutMs)} ms`}; ${fixed(w.transactions)} transactions, ${fixed(w.tps)} tps; latency p50 ${fixed(w.latency.p50Ms, 1)} ms, p99 ${fixed(w.latency.p99Ms, 1)} ms, max ${fixed(w.latency.maxMs)} ms`
+      : `  raw SQL   ${clients}: ${fixed(raw.result.transactions)} transactions, ${fixed(raw.result.tps)} tps`,
+    ...(w?.afterSellout
+      ? [
+          `            after the sellout: ${fixed(w.afterSellout.transactions)}, latency p50 ${fixed(w.afterSellout.p50Ms, 1)} ms, p99 ${fixed(w.afterSellout.p99Ms, 1)} ms, max ${fixed(w.afterSellout.maxMs)} ms`,
+        ]
+      : []),
+    `            database: reserved ${fixed(raw.db.reserved)} + sold ${fixed(raw.db.sold)}, ${fixed(raw.db.orders)} orders${raw.result.connectMs !== undefined ? `; pgbench spent ${fixed(raw.result.connectMs / 1000, 1)} s opening its connections first` : ""}`,
+    "  criteria",
+    ...f.criteria.map((c) => `    ${c.pass ? "PASS" : "FAIL"}  ${c.name}${c.goal ? " (a goal: reported, not fatal)" : ""}: ${c.detail}`),
+  ];
+  return lines.join("\n");
+}
+
 /** The soak as a few lines: one per chunk, then the verdict. */
 export function formatSoak(soak: SoakResult): string {
   const lines = [
@@ -183,6 +226,7 @@ export function writeResults(
     serviceEnv: Record<string, string>;
     cells: CellResult[];
     soak?: SoakResult;
+    flash?: FlashResult;
     startedAt: Date;
     ok: boolean;
     failure?: string;
@@ -205,9 +249,12 @@ export function writeResults(
       soak: "--soak: orders at 16 connections in chunks; the service's RSS (/proc) and V8 heap in use (/metrics) after each; flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
+      flash:
+        "--workloads=flash: 1,000 units of one SKU, 1,000 connections for 20 s; service.sale.selloutMs: first request sent to the 1,000th 201; afterSellout: answers other than 201 to requests sent after it; raw: one conditional statement per transaction by pgbench, selloutMs from its transaction log and the database clock; criteria: pass/fail, a goal is not fatal",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
+    ...(data.flash ? { flash: data.flash } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

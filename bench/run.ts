@@ -5,13 +5,14 @@ import pg from "pg";
 import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
+import { FLASH_SERVICE_ENV, type FlashResult, runFlash } from "./flash.js";
 import { type Haproxy, startHaproxy } from "./haproxy.js";
 import { checkInvariants, InvariantViolation } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import { type BenchOptions, parseOptions } from "./options.js";
 import { runRawSql } from "./raw-sql.js";
-import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
+import { type CellResult, describeMachine, formatFlash, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
 import { BENCH_SERVICE_ENV, freePort, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { GROWTH_ALLOWED, runSoak, type SoakResult } from "./soak.js";
@@ -24,7 +25,8 @@ import { type BenchContext, WORKLOADS } from "./workloads.js";
  *
  * Progress goes to stderr; the table goes to stdout and, with the machine,
  * to bench/results.json. Exit code 0 only if every cell ran, every invariant
- * held and the service stopped with exit code 0 on SIGTERM.
+ * held, the flash sale (when asked for) met its correctness criteria, and the
+ * service stopped with exit code 0 on SIGTERM.
  */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -203,11 +205,13 @@ async function main(): Promise<number> {
 
   let cells: CellResult[] = [];
   let soak: SoakResult | undefined;
+  let flash: FlashResult | undefined;
+  const serviceEnv = { ...BENCH_SERVICE_ENV, ...(options.flash ? FLASH_SERVICE_ENV : {}) };
   let machine: Machine | undefined;
   let failure: string | undefined;
   try {
     log(`starting the service (dist/src/main.js) in ${path.relative(repoRoot, runDir)}`);
-    service = await startService({ repoRoot, runDir });
+    service = await startService({ repoRoot, runDir, env: serviceEnv });
     if (options.instances > 1) service = await startFleet(options, service, runDir);
     const db = new pg.Client({ connectionString: service.databaseUrl(), application_name: "orderlock-bench" });
     db.on("error", () => {});
@@ -216,6 +220,25 @@ async function main(): Promise<number> {
       machine = await describeMachine(db);
       const ctx = await seed(options, service, db);
       cells = await runCells(options, service, ctx, runDir);
+      if (options.flash) {
+        flash = await runFlash({
+          api: ctx.api,
+          db,
+          adminKey: ctx.adminKey,
+          rawCustomerIds: ctx.rawCustomerIds,
+          baseUrl: service.baseUrl,
+          databaseUrl: service.databaseUrl(),
+          servicePids: service.pids,
+          proxyPid: proxy?.pid,
+          pgDataDir: path.join(service.dataDir, "pg"),
+          loadDriver: options.loadDriver,
+          rawDriver: options.rawDriver,
+          scriptDir: path.join(runDir, "scripts"),
+          log,
+        });
+        const failed = flash.criteria.filter((c) => !c.pass && !c.goal);
+        if (failed.length > 0) failure = `FLASH SALE CRITERIA FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join("; ")}`;
+      }
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
         if (!soak.flat) {
@@ -241,13 +264,14 @@ async function main(): Promise<number> {
 
   if (cells.length > 0) process.stdout.write(`\n${formatTable(cells)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
+  if (flash) process.stdout.write(`\n${formatFlash(flash)}\n`);
   if (machine) {
     process.stdout.write(
       `\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`,
     );
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
-    writeResults(resultsFile, { options, machine, serviceEnv: BENCH_SERVICE_ENV, cells, soak, startedAt, ok: !failure, failure });
+    writeResults(resultsFile, { options, machine, serviceEnv, cells, soak, flash, startedAt, ok: !failure, failure });
     process.stdout.write(`results: ${path.relative(process.cwd(), resultsFile) || resultsFile}\n`);
   }
 

@@ -100,6 +100,8 @@ export async function startService(options: {
   repoRoot: string;
   runDir: string;
   shared?: { databaseUrl: string; adminKey: string; webhookSecret: string };
+  /** Settings on top of BENCH_SERVICE_ENV (the flash sale's max_connections). */
+  env?: Record<string, string>;
 }): Promise<RunningService> {
   const dataDir = path.join(options.runDir, "data");
   mkdirReachable(dataDir);
@@ -113,6 +115,7 @@ export async function startService(options: {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     ...BENCH_SERVICE_ENV,
+    ...options.env,
     PORT: String(port),
     DATA_DIR: dataDir,
     EMBEDDED_PG_PORT: String(pgPort),
