@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -25,14 +25,42 @@ export function benchScript(name: string): string {
   return path.join(path.dirname(fileURLToPath(import.meta.url)), `${name}.js`);
 }
 
+/** The open-file limit asked for where a child needs many sockets; the hard limit where it is lower. */
+const OPEN_FILES_WANTED = 65536;
+
+/**
+ * `command args` as a command line that runs it through sh with the open-file
+ * limit raised first: to OPEN_FILES_WANTED (as root the hard limit rises
+ * too), else to the hard limit. A client needs a descriptor per connection,
+ * and a shell's soft limit is often 1024, too few for wrk or pgbench at 1,000
+ * connections. (Node raises its own soft limit to the hard one at start, so
+ * a Node worker gains only where root can lift the hard limit.) Throws before
+ * anything starts when the limit cannot reach `needed`.
+ */
+export function withOpenFiles(needed: number, command: string, args: string[]): { command: string; args: string[] } {
+  const raise = `ulimit -n ${Math.max(needed, OPEN_FILES_WANTED)} 2>/dev/null || ulimit -n "$(ulimit -H -n)" 2>/dev/null`;
+  const limit = execFileSync("/bin/sh", ["-c", `${raise}; ulimit -n`])
+    .toString()
+    .trim();
+  if (limit !== "unlimited" && Number(limit) < needed) {
+    throw new Error(
+      `${path.basename(command)} needs about ${needed} open files (one per connection), but this user may open only ${limit}: raise the hard limit (ulimit -Hn, /etc/security/limits.conf) or run the bench as root`,
+    );
+  }
+  return { command: "/bin/sh", args: ["-c", `${raise}; exec "$@"`, "sh", command, ...args] };
+}
+
 /**
  * Runs `node <script>`, writes `input` as JSON to its stdin and resolves with
  * the JSON object it prints as the last line of its stdout. Its stderr goes
- * to ours, so a worker's crash explains itself.
+ * to ours, so a worker's crash explains itself. `openFiles`: the descriptors
+ * it needs (withOpenFiles).
  */
-export function runJsonWorker<I, O>(script: string, input: I, timeoutMs: number): Promise<O> {
+export function runJsonWorker<I, O>(script: string, input: I, timeoutMs: number, openFiles?: number): Promise<O> {
   return new Promise((resolve, reject) => {
-    const child = track(spawn(process.execPath, [script], { stdio: ["pipe", "pipe", "inherit"] }));
+    const line =
+      openFiles === undefined ? { command: process.execPath, args: [script] } : withOpenFiles(openFiles, process.execPath, [script]);
+    const child = track(spawn(line.command, line.args, { stdio: ["pipe", "pipe", "inherit"] }));
     let stdout = "";
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     const timer = setTimeout(() => {

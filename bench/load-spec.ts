@@ -18,11 +18,38 @@ export type WebhooksTarget = {
   payments: { id: string; amountCents: number }[];
 };
 
+/**
+ * A flash sale (bench/flash.ts): orders for one unit of `sku`, which holds
+ * `units`, each with a random customer's key and a fresh Idempotency-Key. The
+ * load generator times the sellout (the `units`-th 201) and the answers to
+ * requests sent after it.
+ */
+export type FlashTarget = {
+  kind: "flash";
+  customerKeys: string[];
+  sku: string;
+  units: number;
+};
+
 export type LoadSpec = {
   url: string;
   connections: number;
   durationSeconds: number;
-  target: OrdersTarget | WebhooksTarget;
+  target: OrdersTarget | WebhooksTarget | FlashTarget;
+};
+
+/**
+ * What a flash-sale load saw. Each request carries its send time in
+ * X-Request-Id, which the service echoes, so every answer's latency is known
+ * with the answer.
+ */
+export type SaleTally = {
+  /** From the first request sent to the answer of the `units`-th 201, ms; null if fewer were placed. */
+  selloutMs: number | null;
+  /** Every answer, by HTTP status. */
+  statuses: Record<string, number>;
+  /** The answers other than 201 to requests sent after the sellout, and their latency (ms). */
+  afterSellout: { answers: number; p50Ms: number; p99Ms: number; maxMs: number };
 };
 
 export type LoadResult = {
@@ -33,6 +60,7 @@ export type LoadResult = {
   latencyP50Ms: number;
   latencyP99Ms: number;
   latencyMeanMs: number;
+  latencyMaxMs: number;
   non2xx: number;
   timeouts: number;
   /** Connection errors, timeouts included. */
@@ -47,4 +75,6 @@ export type LoadResult = {
   webhookOutcomes: Record<string, number>;
   /** Webhooks: the prepared payments ran out before the duration was up. */
   exhausted: boolean;
+  /** Flash sale only. */
+  sale?: SaleTally;
 };

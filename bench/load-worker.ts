@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 import { readJsonStdin } from "./child-processes.js";
-import type { LoadResult, LoadSpec, OrdersTarget, WebhooksTarget } from "./load-spec.js";
+import type { FlashTarget, LoadResult, LoadSpec, OrdersTarget, SaleTally, WebhooksTarget } from "./load-spec.js";
 
 /**
  * The load generator, in a process of its own so that its CPU (building
@@ -14,7 +14,11 @@ import type { LoadResult, LoadSpec, OrdersTarget, WebhooksTarget } from "./load-
  * fresh timestamp and signature per webhook (the service rejects signatures
  * older than 300 s).
  */
-type Tally = Pick<LoadResult, "problems" | "created" | "outOfStock" | "webhookOutcomes"> & { exhausted: boolean; lastResponseAt: number };
+type Tally = Pick<LoadResult, "problems" | "created" | "outOfStock" | "webhookOutcomes"> & {
+  exhausted: boolean;
+  lastResponseAt: number;
+  sale?: { statuses: Record<string, number>; firstSentAt?: number; selloutAt?: number; afterSellout: number[] };
+};
 
 function ordersRequest(target: OrdersTarget, tally: Tally): autocannon.Request {
   // Unique across runs and cells: a random tag per worker process plus a counter.
@@ -37,6 +41,76 @@ function ordersRequest(target: OrdersTarget, tally: Tally): autocannon.Request {
       if (status === 201) tally.created++;
       else if (status === 409 && body.includes('"out_of_stock"')) tally.outOfStock++;
       if (status >= 300) countProblem(tally, status, body);
+    },
+  };
+}
+
+/**
+ * The flash sale, as wrk's script does it (bench/wrk.ts): each request sends
+ * its send time as X-Request-Id, which the service echoes, so each answer's
+ * latency is known; the `units`-th 201 marks the sellout, and the latencies
+ * of the answers other than 201 to requests sent after it are kept.
+ */
+function flashRequest(target: FlashTarget, tally: Tally): autocannon.Request {
+  const tag = randomBytes(6).toString("hex");
+  let seq = 0;
+  const body = JSON.stringify({ lines: [{ sku: target.sku, quantity: 1 }] });
+  const sale = {
+    statuses: {} as Record<string, number>,
+    firstSentAt: undefined as number | undefined,
+    selloutAt: undefined as number | undefined,
+    afterSellout: [] as number[],
+  };
+  tally.sale = sale;
+  return {
+    method: "POST",
+    path: "/v1/orders",
+    setupRequest: (req) => {
+      const key = target.customerKeys[Math.floor(Math.random() * target.customerKeys.length)];
+      const sent = performance.now();
+      sale.firstSentAt ??= sent;
+      return {
+        ...req,
+        headers: {
+          ...req.headers,
+          Authorization: `Bearer ${key}`,
+          "Idempotency-Key": `bench-flash-${tag}-${seq++}`,
+          "X-Request-Id": `t${Math.round(sent * 1000)}`,
+        },
+        body,
+      };
+    },
+    onResponse: (status, body, _context, headers) => {
+      const now = performance.now();
+      tally.lastResponseAt = now;
+      sale.statuses[status] = (sale.statuses[status] ?? 0) + 1;
+      if (status === 201) {
+        tally.created++;
+        if (tally.created === target.units) sale.selloutAt = now;
+      } else if (status === 409 && body.includes('"out_of_stock"')) tally.outOfStock++;
+      if (status >= 300) countProblem(tally, status, body);
+      const id = headers?.["X-Request-Id"] ?? headers?.["x-request-id"];
+      const sent = typeof id === "string" ? Number(id.slice(1)) / 1000 : Number.NaN;
+      if (status !== 201 && sale.selloutAt !== undefined && sent >= sale.selloutAt) sale.afterSellout.push(now - sent);
+    },
+  };
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)];
+}
+
+function saleOf(sale: NonNullable<Tally["sale"]>): SaleTally {
+  const after = [...sale.afterSellout].sort((a, b) => a - b);
+  const round = (ms: number) => Math.round(ms * 10) / 10;
+  return {
+    selloutMs: sale.selloutAt === undefined || sale.firstSentAt === undefined ? null : round(sale.selloutAt - sale.firstSentAt),
+    statuses: sale.statuses,
+    afterSellout: {
+      answers: after.length,
+      p50Ms: round(percentile(after, 50)),
+      p99Ms: round(percentile(after, 99)),
+      maxMs: round(after.at(-1) ?? 0),
     },
   };
 }
@@ -87,7 +161,13 @@ function countProblem(tally: Tally, status: number, body: string): void {
 async function main(): Promise<void> {
   const spec = await readJsonStdin<LoadSpec>();
   const tally: Tally = { problems: {}, created: 0, outOfStock: 0, webhookOutcomes: {}, exhausted: false, lastResponseAt: 0 };
-  const request = spec.target.kind === "orders" ? ordersRequest(spec.target, tally) : webhooksRequest(spec.target, tally);
+  const target = spec.target;
+  const request =
+    target.kind === "orders"
+      ? ordersRequest(target, tally)
+      : target.kind === "flash"
+        ? flashRequest(target, tally)
+        : webhooksRequest(target, tally);
 
   const startedAt = performance.now();
   const result = await autocannon({
@@ -113,6 +193,7 @@ async function main(): Promise<void> {
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
     latencyMeanMs: result.latency.mean,
+    latencyMaxMs: result.latency.max,
     non2xx: result.non2xx,
     timeouts: result.timeouts,
     connectionErrors: result.errors,
@@ -121,6 +202,7 @@ async function main(): Promise<void> {
     outOfStock: tally.outOfStock,
     webhookOutcomes: tally.webhookOutcomes,
     exhausted: tally.exhausted,
+    ...(tally.sale ? { sale: saleOf(tally.sale) } : {}),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }

@@ -9,5 +9,5 @@ import { runWrk } from "./wrk.js";
  */
 export function runLoad(spec: LoadSpec, driver: LoadDriver, scriptDir: string, label: string): Promise<LoadResult> {
   if (driver === "wrk") return runWrk(spec, scriptDir, label);
-  return runJsonWorker<LoadSpec, LoadResult>(benchScript("load-worker"), spec, (spec.durationSeconds + 60) * 1000);
+  return runJsonWorker<LoadSpec, LoadResult>(benchScript("load-worker"), spec, (spec.durationSeconds + 60) * 1000, spec.connections + 64);
 }

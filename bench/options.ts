@@ -3,11 +3,16 @@ import path from "node:path";
 
 /**
  * Command-line options of `npm run bench`. Defaults are the full run (10 s per
- * cell, 16 and 64 connections, all workloads); `--quick` is the smoke run that
- * must finish in under a minute, so it drops the 64-connection cells too.
+ * cell, 16 and 64 connections, the three cell workloads); `--quick` is the
+ * smoke run that must finish in under a minute, so it drops the
+ * 64-connection cells too. The flash sale (bench/flash.ts) runs only when
+ * named in --workloads: it is a fixed scenario (1,000 connections, 20 s, a
+ * minute with its raw-SQL twin) that raises PostgreSQL's max_connections and
+ * starts a thousand backends, so it stays out of the default run.
  */
 export const WORKLOAD_NAMES = ["orders-spread", "orders-hot", "payments-confirm"] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];
+export const FLASH = "flash";
 
 export type RawDriver = "pgbench" | "node";
 export type LoadDriver = "wrk" | "autocannon";
@@ -18,6 +23,8 @@ export type BenchOptions = {
   warmupSeconds: number;
   connections: number[];
   workloads: WorkloadName[];
+  /** The flash sale, after the cells (`--workloads=...,flash`). */
+  flash: boolean;
   rawDriver: RawDriver;
   loadDriver: LoadDriver;
   /** Seconds of the soak after the cells (bench/soak.ts); 0: none. */
@@ -34,7 +41,8 @@ const USAGE = `usage: node dist/bench/run.js [options]
   --quick                 3 s per cell, 16 connections only, no warm-up (under a minute)
   --duration=<s>          seconds per cell (default 10; 3 with --quick)
   --connections=<n,n>     connection counts (default 16,64; 16 with --quick)
-  --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")}
+  --workloads=<a,b>       subset of ${WORKLOAD_NAMES.join(", ")} (default: these three), and/or
+                          ${FLASH}: 1,000 units of one SKU, 1,000 connections for 20 s, next to pgbench (only when named)
   --raw=<auto|pgbench|node>  raw-SQL driver (auto: pgbench when on PATH, else a pg loop)
   --load=<auto|wrk|autocannon>  HTTP load generator (auto: wrk when on PATH, else autocannon)
   --soak=<s>              after the cells, <s> seconds (60 or more) of orders, order lives and webhooks checking that memory
@@ -97,7 +105,7 @@ export function parseOptions(argv: string[]): BenchOptions {
 
   const selected = workloads ? workloads.split(",").map((s) => s.trim()) : [...WORKLOAD_NAMES];
   for (const w of selected) {
-    if (!(WORKLOAD_NAMES as readonly string[]).includes(w)) throw new Error(`unknown workload "${w}"\n${USAGE}`);
+    if (!(WORKLOAD_NAMES as readonly string[]).includes(w) && w !== FLASH) throw new Error(`unknown workload "${w}"\n${USAGE}`);
   }
   if (!["auto", "pgbench", "node"].includes(raw)) throw new Error(`--raw must be auto, pgbench or node\n${USAGE}`);
   const rawDriver: RawDriver = raw === "auto" ? (onPath("pgbench") ? "pgbench" : "node") : (raw as RawDriver);
@@ -114,6 +122,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     warmupSeconds: quick ? 0 : 3,
     connections: connections ? positiveInts(connections, "--connections") : quick ? [16] : [16, 64],
     workloads: WORKLOAD_NAMES.filter((w) => selected.includes(w)),
+    flash: selected.includes(FLASH),
     rawDriver,
     loadDriver,
     soakSeconds: soak === undefined ? 0 : positiveInts(soak, "--soak")[0],

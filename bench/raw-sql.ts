@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { benchScript, runJsonWorker, track } from "./child-processes.js";
+import { benchScript, runJsonWorker, track, withOpenFiles } from "./child-processes.js";
 import type { RawDriver } from "./options.js";
 
 /**
@@ -26,6 +26,14 @@ export type RawRunSpec = {
   clients: number;
   durationSeconds: number;
   transaction: RawTransaction;
+  /**
+   * pgbench only: log every transaction (`-l`) to files named
+   * `<transactionLog>.<pid>[.<thread>]`: client, number, latency µs, script,
+   * epoch seconds and µs of its end.
+   */
+  transactionLog?: string;
+  /** pgbench's threads (-j); default two, one per core. */
+  threads?: number;
 };
 
 export type RawResult = {
@@ -36,6 +44,8 @@ export type RawResult = {
   failed: number;
   tps: number;
   latencyAvgMs: number | undefined;
+  /** pgbench: how long it took to open its connections, which its -T duration includes. */
+  connectMs?: number;
 };
 
 const oneLine = (sql: string) => sql.replace(/\s+/g, " ").trim();
@@ -60,7 +70,7 @@ export function toParameterised(sql: string): { text: string; names: string[] } 
 
 export async function runRawSql(spec: RawRunSpec, driver: RawDriver, scriptDir: string, label: string): Promise<RawResult> {
   if (driver === "node") {
-    return runJsonWorker<RawRunSpec, RawResult>(benchScript("raw-sql-worker"), spec, (spec.durationSeconds + 60) * 1000);
+    return runJsonWorker<RawRunSpec, RawResult>(benchScript("raw-sql-worker"), spec, (spec.durationSeconds + 60) * 1000, spec.clients + 64);
   }
   const scriptFile = path.join(scriptDir, `${label}.sql`);
   fs.mkdirSync(scriptDir, { recursive: true, mode: 0o755 });
@@ -77,7 +87,7 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     "-c",
     String(spec.clients),
     "-j",
-    String(Math.min(2, spec.clients)),
+    String(Math.min(spec.threads ?? 2, spec.clients)),
     "-T",
     String(spec.durationSeconds),
     "-M",
@@ -88,11 +98,14 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     url.port,
     "-U",
     decodeURIComponent(url.username),
+    ...(spec.transactionLog ? ["-l", `--log-prefix=${spec.transactionLog}`] : []),
     url.pathname.slice(1),
   ];
+  // A socket per client, and a few more.
+  const line = withOpenFiles(spec.clients + 64, "pgbench", args);
   return new Promise((resolve, reject) => {
     const child = track(
-      spawn("pgbench", args, {
+      spawn(line.command, line.args, {
         stdio: ["ignore", "pipe", "pipe"],
         env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: "orderlock-bench-raw" },
       }),
@@ -122,6 +135,7 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
         failed: number(/number of failed transactions: (\d+)/) ?? 0,
         tps,
         latencyAvgMs: number(/latency average = ([\d.]+) ms/),
+        connectMs: number(/initial connection time = ([\d.]+) ms/),
       });
     });
   });

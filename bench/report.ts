@@ -3,6 +3,7 @@ import os from "node:os";
 import type pg from "pg";
 import type { CpuPerRequest } from "./cpu-usage.js";
 import type { DbPerRequest } from "./db-activity.js";
+import type { FlashResult } from "./flash.js";
 import type { LoadResult } from "./load-spec.js";
 import type { BenchOptions, WorkloadName } from "./options.js";
 import type { PreloadResult } from "./preload.js";
@@ -164,6 +165,48 @@ export function formatTable(cells: CellResult[]): string {
   return out.join("\n");
 }
 
+/** The flash sale: the service's sale, its raw-SQL twin, and each criterion as PASS or FAIL. */
+export function formatFlash(f: FlashResult): string {
+  const s = f.service;
+  const sale = s.sale;
+  const statuses = Object.entries(sale?.statuses ?? {})
+    .sort(([a], [b]) => Number(a) - Number(b))
+    .map(([k, v]) => `${k} ×${fixed(v)}`)
+    .join(", ");
+  const problems = Object.entries(s.problems)
+    .map(([k, v]) => `${k} ×${fixed(v)}`)
+    .join(", ");
+  const after = sale?.afterSellout;
+  const cpu = f.serviceCpu;
+  const raw = f.raw;
+  const w = raw.window;
+  const clients = `${raw.result.driver} at ${fixed(raw.result.clients)} clients ${raw.result.clients < f.connections ? `(all that max_connections ${raw.maxConnections} leaves room for)` : `(max_connections ${raw.maxConnections})`}`;
+  const lines = [
+    `flash sale: ${fixed(f.units)} units of one SKU, ${fixed(f.connections)} connections for ${f.durationSeconds} s, ${fixed(f.customers)} buyers (${f.loadDriver}); load average ${f.loadAverage} at the start`,
+    `  service   sold out in ${sale?.selloutMs == null ? "- (never)" : `${fixed(sale.selloutMs)} ms`}; ${fixed(s.responses)} answers, ${fixed(s.requestsPerSecond)} req/s; latency p50 ${fixed(s.latencyP50Ms)} ms, p99 ${fixed(s.latencyP99Ms)} ms, max ${fixed(s.latencyMaxMs)} ms`,
+    `            answers: ${statuses || "none"}${problems ? ` (${problems})` : ""}${s.connectionErrors > 0 ? `; ${fixed(s.connectionErrors)} connection errors` : ""}`,
+    `            refusals after the sellout: ${fixed(after?.answers ?? 0)}, latency p50 ${fixed(after?.p50Ms ?? 0)} ms, p99 ${fixed(after?.p99Ms ?? 0)} ms, max ${fixed(after?.maxMs ?? 0)} ms`,
+    ...(cpu?.serviceMs !== undefined
+      ? [
+          `            CPU per answer: node ${fixed(cpu.serviceMs, 2)} ms + postgres ${fixed(cpu.postgresMs, 2)} ms (machine ${Math.round(cpu.busy * 100)} % busy)`,
+        ]
+      : []),
+    `            database: reserved ${fixed(f.serviceDb.reserved)} + sold ${fixed(f.serviceDb.sold)}, ${fixed(f.serviceDb.orders)} orders; stock left never below ${f.serviceDb.minAvailableSeen} (${fixed(f.serviceDb.stockSamples)} samples)`,
+    w
+      ? `  raw SQL   ${clients}, ${w.seconds} s after its first transaction: sold out in ${w.selloutMs === undefined ? "- (never)" : `${fixed(w.selloutMs)} ms`}; ${fixed(w.transactions)} transactions, ${fixed(w.tps)} tps; latency p50 ${fixed(w.latency.p50Ms, 1)} ms, p99 ${fixed(w.latency.p99Ms, 1)} ms, max ${fixed(w.latency.maxMs)} ms`
+      : `  raw SQL   ${clients}: ${fixed(raw.result.transactions)} transactions, ${fixed(raw.result.tps)} tps`,
+    ...(w?.afterSellout
+      ? [
+          `            after the sellout: ${fixed(w.afterSellout.transactions)}, latency p50 ${fixed(w.afterSellout.p50Ms, 1)} ms, p99 ${fixed(w.afterSellout.p99Ms, 1)} ms, max ${fixed(w.afterSellout.maxMs)} ms`,
+        ]
+      : []),
+    `            database: reserved ${fixed(raw.db.reserved)} + sold ${fixed(raw.db.sold)}, ${fixed(raw.db.orders)} orders${raw.result.connectMs !== undefined ? `; pgbench spent ${fixed(raw.result.connectMs / 1000, 1)} s opening its connections first` : ""}`,
+    "  criteria",
+    ...f.criteria.map((c) => `    ${c.pass ? "PASS" : "FAIL"}  ${c.name}${c.goal ? " (a goal: reported, not fatal)" : ""}: ${c.detail}`),
+  ];
+  return lines.join("\n");
+}
+
 /** The soak as a few lines: one per chunk, then the verdicts. */
 export function formatSoak(soak: SoakResult): string {
   const life = soak.lifecycle;
@@ -225,6 +268,7 @@ export function writeResults(
     soak?: SoakResult;
     preload?: PreloadResult;
     tables?: { before: TableStat[]; after: TableStat[] };
+    flash?: FlashResult;
     startedAt: Date;
     ok: boolean;
     failure?: string;
@@ -251,11 +295,14 @@ export function writeResults(
       db: "per request (service) or transaction (raw), whole server: WAL bytes and full-page images (pg_stat_wal), shared-buffer reads and writes (pg_stat_io)",
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
+      flash:
+        "--workloads=flash: 1,000 units of one SKU, 1,000 connections for 20 s; service.sale.selloutMs: first request sent to the 1,000th 201; afterSellout: answers other than 201 to requests sent after it; raw: one conditional statement per transaction by pgbench, selloutMs from its transaction log and the database clock; criteria: pass/fail, a goal is not fatal",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
     ...(data.preload ? { preload: data.preload } : {}),
     ...(data.tables ? { tables: data.tables } : {}),
+    ...(data.flash ? { flash: data.flash } : {}),
   };
   fs.writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
 }

@@ -6,6 +6,7 @@ import { ApiClient } from "./api-client.js";
 import { killActiveChildren } from "./child-processes.js";
 import { type CpuPerRequest, describeCpu, measureCpu } from "./cpu-usage.js";
 import { type DbPerRequest, describeDb, formatDbActivity, perRequest, readDbCounters } from "./db-activity.js";
+import { FLASH_SERVICE_ENV, type FlashResult, runFlash } from "./flash.js";
 import { type Haproxy, startHaproxy } from "./haproxy.js";
 import { checkInvariants, InvariantViolation, recordStockBaseline } from "./invariants.js";
 import { runLoad } from "./load.js";
@@ -13,7 +14,7 @@ import type { LoadResult } from "./load-spec.js";
 import { type BenchOptions, parseOptions } from "./options.js";
 import { type PreloadResult, preloadHistory } from "./preload.js";
 import { runRawSql } from "./raw-sql.js";
-import { type CellResult, describeMachine, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
+import { type CellResult, describeMachine, formatFlash, formatSoak, formatTable, type Machine, writeResults } from "./report.js";
 import { createCustomers, createHotProducts, insertRawCustomers, insertSpreadProducts, SERVICE_SPREAD_PREFIX, spreadSkus } from "./seed.js";
 import { BENCH_SERVICE_ENV, freePort, mkdirReachable, type RunningService, startService, tail } from "./service.js";
 import { runSoak, type SoakResult, soakServiceEnv } from "./soak.js";
@@ -27,7 +28,8 @@ import { type BenchContext, WORKLOADS } from "./workloads.js";
  *
  * Progress goes to stderr; the table goes to stdout and, with the machine,
  * to bench/results.json. Exit code 0 only if every cell ran, every invariant
- * held and the service stopped with exit code 0 on SIGTERM.
+ * held, the flash sale (when asked for) met its correctness criteria, and the
+ * service stopped with exit code 0 on SIGTERM.
  */
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -230,14 +232,19 @@ async function main(): Promise<number> {
   let soak: SoakResult | undefined;
   let preload: PreloadResult | undefined;
   let tables: Tables | undefined;
+  let flash: FlashResult | undefined;
   let machine: Machine | undefined;
   let failure: string | undefined;
   // A soak compresses time: short retention windows, and a local webhook receiver (bench/soak.ts).
-  const soakEnv = options.soakSeconds > 0 ? soakServiceEnv(options.soakSeconds) : {};
+  // The flash sale raises the embedded PostgreSQL's max_connections for its pgbench twin.
+  const extraEnv = {
+    ...(options.soakSeconds > 0 ? soakServiceEnv(options.soakSeconds) : {}),
+    ...(options.flash ? FLASH_SERVICE_ENV : {}),
+  };
   try {
     log(`starting the service (dist/src/main.js) in ${path.relative(repoRoot, runDir)}`);
-    service = await startService({ repoRoot, runDir, env: soakEnv });
-    if (options.instances > 1) service = await startFleet(options, service, runDir, soakEnv);
+    service = await startService({ repoRoot, runDir, env: extraEnv });
+    if (options.instances > 1) service = await startFleet(options, service, runDir, extraEnv);
     const db = new pg.Client({ connectionString: service.databaseUrl(), application_name: "orderlock-bench" });
     db.on("error", () => {});
     await db.connect();
@@ -249,6 +256,25 @@ async function main(): Promise<number> {
         await recordStockBaseline(db);
       }
       ({ cells, tables } = await runCells(options, service, ctx, runDir));
+      if (options.flash) {
+        flash = await runFlash({
+          api: ctx.api,
+          db,
+          adminKey: ctx.adminKey,
+          rawCustomerIds: ctx.rawCustomerIds,
+          baseUrl: service.baseUrl,
+          databaseUrl: service.databaseUrl(),
+          servicePids: service.pids,
+          proxyPid: proxy?.pid,
+          pgDataDir: path.join(service.dataDir, "pg"),
+          loadDriver: options.loadDriver,
+          rawDriver: options.rawDriver,
+          scriptDir: path.join(runDir, "scripts"),
+          log,
+        });
+        const failed = flash.criteria.filter((c) => !c.pass && !c.goal);
+        if (failed.length > 0) failure = `FLASH SALE CRITERIA FAILED: ${failed.map((c) => `${c.name} (${c.detail})`).join("; ")}`;
+      }
       if (options.soakSeconds > 0) {
         soak = await runSoak(ctx, service, options.soakSeconds, options.loadDriver, path.join(runDir, "scripts"));
         if (soak.failures.length > 0) failure = soak.failures.join("\n");
@@ -280,13 +306,14 @@ async function main(): Promise<number> {
   if (tables)
     process.stdout.write(`\n${formatTableSizes(tables.before, tables.after)}\n\n${formatHotUpdates(tables.before, tables.after)}\n`);
   if (soak) process.stdout.write(`\n${formatSoak(soak)}\n`);
+  if (flash) process.stdout.write(`\n${formatFlash(flash)}\n`);
   if (machine) {
     process.stdout.write(
       `\n${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB; Node ${machine.node}; PostgreSQL ${machine.postgres}\n`,
     );
     process.stdout.write(`load generator: ${options.loadDriver}; raw SQL: ${options.rawDriver}\n`);
     const resultsFile = path.join(repoRoot, "bench", "results.json");
-    const serviceEnv = { ...BENCH_SERVICE_ENV, ...soakEnv };
+    const serviceEnv = { ...BENCH_SERVICE_ENV, ...extraEnv };
     writeResults(resultsFile, {
       options,
       machine,
@@ -295,6 +322,7 @@ async function main(): Promise<number> {
       soak,
       preload,
       tables,
+      flash,
       startedAt,
       ok: !failure,
       failure,

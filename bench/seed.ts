@@ -42,12 +42,17 @@ export function spreadSkuSql(prefix: string, nExpr: string): string {
   return `'${prefix}-' || lpad((${nExpr})::text, 5, '0')`;
 }
 
-export async function createCustomers(api: ApiClient, adminKey: string, count = CUSTOMER_COUNT): Promise<Customer[]> {
+export async function createCustomers(
+  api: ApiClient,
+  adminKey: string,
+  count = CUSTOMER_COUNT,
+  label = "Bench customer",
+): Promise<Customer[]> {
   return mapConcurrent(
     Array.from({ length: count }, (_, i) => i),
     8,
     async (i) => {
-      const body = await api.expect(201, "POST", "/v1/customers", { key: adminKey, body: { name: `Bench customer ${i + 1}` } });
+      const body = await api.expect(201, "POST", "/v1/customers", { key: adminKey, body: { name: `${label} ${i + 1}` } });
       return { id: body.id as string, apiKey: body.apiKey as string };
     },
   );

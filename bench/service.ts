@@ -106,7 +106,7 @@ export async function startService(options: {
   repoRoot: string;
   runDir: string;
   shared?: { databaseUrl: string; adminKey: string; webhookSecret: string };
-  /** Settings on top of BENCH_SERVICE_ENV (the soak's, bench/soak.ts). */
+  /** Settings on top of BENCH_SERVICE_ENV (the soak's, bench/soak.ts; the flash sale's max_connections). */
   env?: Record<string, string>;
 }): Promise<RunningService> {
   const dataDir = path.join(options.runDir, "data");

@@ -69,7 +69,7 @@ async function probeOrders(ctx: BenchContext): Promise<string | undefined> {
 
 // Customer ids are embedded in the raw scripts; they come from our own seeding,
 // but check their shape anyway before putting them into SQL text.
-function customerArraySql(customerIds: string[]): string {
+export function customerArraySql(customerIds: string[]): string {
   for (const id of customerIds) if (!/^[0-9a-f-]{36}$/i.test(id)) throw new Error(`unexpected customer id ${id}`);
   return `ARRAY[${customerIds.map((id) => `'${id}'`).join(", ")}]::uuid[]`;
 }

@@ -15,6 +15,7 @@ const envSchema = z.object({
   REPLICA_MAX_LAG_SECONDS: z.coerce.number().positive().max(86400).default(5),
   DATA_DIR: z.string().min(1).default("./.orderlock"),
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
+  EMBEDDED_PG_MAX_CONNECTIONS: intFrom(200, 20, 10000),
   ADMIN_API_KEY: z.string().min(16).optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
   CURRENCY: z
@@ -97,6 +98,7 @@ export type Config = {
   replicaMaxLagSeconds: number;
   dataDir: string;
   embeddedPgPort: number;
+  embeddedPgMaxConnections: number;
   adminApiKey: string | undefined;
   webhookSecret: string | undefined;
   currency: string;
@@ -162,6 +164,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     replicaMaxLagSeconds: e.REPLICA_MAX_LAG_SECONDS,
     dataDir: path.resolve(e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
+    embeddedPgMaxConnections: e.EMBEDDED_PG_MAX_CONNECTIONS,
     adminApiKey: e.ADMIN_API_KEY,
     webhookSecret: e.WEBHOOK_SECRET,
     currency: e.CURRENCY,

@@ -35,6 +35,7 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       port: config.embeddedPgPort,
       password: secrets.pgPassword,
       database: "orderlock",
+      settings: { max_connections: String(config.embeddedPgMaxConnections) },
       log: (msg) => logger.info({ component: "embedded-postgres" }, msg),
       warn: (msg) => logger.warn({ component: "embedded-postgres" }, msg),
     });
