@@ -4,6 +4,9 @@
 -- refund's; an order with its lines, orderlock_order_facts); the service renders `data.object` from them
 -- with the resource's one renderer. Returns those facts.
 --
+-- Its id is time-ordered (orderlock_new_id, a UUID version 7; src/db/new-id.ts):
+-- a new event's key entries land at the end of the events' indexes.
+--
 -- Its feed position is this transaction's id, or the resource's previous
 -- event's position if that is higher: the previous event committed before
 -- this transaction got the row lock, so this statement's snapshot sees it,
@@ -31,7 +34,7 @@ BEGIN
     RAISE EXCEPTION 'event % for a missing resource %', p_type, p_resource_id USING ERRCODE = '22023';
   END IF;
   INSERT INTO events (id, type, resource_id, resource_version, position, facts)
-  SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), p_type, p_resource_id, (v_facts ->> 'version')::int,
+  SELECT 'evt_' || replace(orderlock_new_id()::text, '-', ''), p_type, p_resource_id, (v_facts ->> 'version')::int,
          greatest(pg_current_xact_id(), (SELECT max(e.position) FROM events e WHERE e.resource_id = p_resource_id)),
          v_facts;
   RETURN v_facts;
