@@ -276,7 +276,7 @@ async function countRows(db: pg.Client): Promise<Record<string, number>> {
  * The bench's throwaway database may lose the load to a crash meanwhile; the
  * cells run with the defaults again.
  */
-const BULK_LOAD_SETTINGS = { max_wal_size: "8GB", checkpoint_timeout: "1h", full_page_writes: "off", autovacuum: "off" };
+const BULK_LOAD_SETTINGS = { max_wal_size: "4GB", checkpoint_timeout: "1h", full_page_writes: "off", autovacuum: "off" };
 
 async function bulkLoadSettings(db: pg.Client, on: boolean): Promise<void> {
   for (const [name, value] of Object.entries(BULK_LOAD_SETTINGS)) {
