@@ -11,7 +11,7 @@ import { SERVICE_SPREAD_PREFIX, SPREAD_SKU_COUNT, spreadSkuSql } from "./seed.js
  * an API key.
  *
  * Every row is one the service would have written (the same columns, facts,
- * versions and timestamps as its code paths, with their production defaults:
+ * versions, timestamps and time-ordered ids as its code paths, with their production defaults:
  * holds of 15 min, payments that expire after 30 min):
  *   placed    v1 `reserved`, its `order.placed` event and its key's stored
  *             answer (the same facts);
@@ -72,6 +72,14 @@ export const PRELOADED_TABLES = [
 /** The n-th (1-based, SQL expression) product of the service's spread catalogue. */
 const catalogueSku = (nExpr: string) => spreadSkuSql(SERVICE_SPREAD_PREFIX, nExpr);
 
+/**
+ * A UUID version 7 of the given time, as the service makes its ids
+ * (src/db/new-id.sql, with the time given instead of the clock's): the
+ * history's ids sort in the order its rows were written.
+ */
+const uuidV7At = (timeExpr: string) =>
+  `encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING substring(int8send(floor(extract(epoch FROM ${timeExpr}) * 1000)::bigint) FROM 3) FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid`;
+
 /** SHA-256 of a text as lowercase hex (Node's createHash(...).digest("hex")). */
 const sha256Hex = (textExpr: string) => `encode(sha256(convert_to(${textExpr}, 'UTF8')), 'hex')`;
 
@@ -104,11 +112,11 @@ async function loadChunk(db: pg.Client, from: number, to: number, total: number,
   const windowSeconds = PRELOAD_DAYS * 86400 - 3600;
   await db.query(
     `CREATE TEMP TABLE preload_draws ON COMMIT DROP AS
-     SELECT n, gen_random_uuid() AS id,
-            date_trunc('milliseconds', $3::timestamptz + make_interval(secs => $4::float8 * (n - 1 + random()) / $5)) AS created_at,
-            random() AS u_fate, random() AS u_lines, floor(random() * ${SPREAD_SKU_COUNT})::int AS sku_start,
-            1 + floor(random() * $6)::int AS customer_i, random() AS u1, random() AS u2
-       FROM generate_series($1::bigint, $2::bigint) AS n`,
+     SELECT ${uuidV7At("d.created_at")} AS id, d.*
+       FROM (SELECT n, date_trunc('milliseconds', $3::timestamptz + make_interval(secs => $4::float8 * (n - 1 + random()) / $5)) AS created_at,
+                    random() AS u_fate, random() AS u_lines, floor(random() * ${SPREAD_SKU_COUNT})::int AS sku_start,
+                    1 + floor(random() * $6)::int AS customer_i, random() AS u1, random() AS u2
+               FROM generate_series($1::bigint, $2::bigint) AS n) d`,
     [from, to, windowStart, windowSeconds, total, customers],
   );
   // 1–3 lines (60 / 25 / 15 %) of distinct SKUs, 1–3 units each, at the product's price.
@@ -134,9 +142,10 @@ async function loadChunk(db: pg.Client, from: number, to: number, total: number,
          FROM preload_draws d JOIN bench.preload_customers c ON c.i = d.customer_i JOIN totals t ON t.order_id = d.id
      ), paying AS (
        SELECT f.*,
-              CASE WHEN f.fate IN ('paid', 'payment_expired') THEN gen_random_uuid() END AS payment_id,
               date_trunc('milliseconds', f.created_at + make_interval(secs => 10 + f.u1 * 290)) AS paying_at
          FROM fated f
+     ), paid AS (
+       SELECT p.*, CASE WHEN p.fate IN ('paid', 'payment_expired') THEN ${uuidV7At("p.paying_at")} END AS payment_id FROM paying p
      )
      SELECT p.*,
             p.paying_at + make_interval(secs => ${PAYMENT_TTL_SECONDS}) AS payment_expires_at,
@@ -147,7 +156,7 @@ async function loadChunk(db: pg.Client, from: number, to: number, total: number,
               WHEN 'hold_expired' THEN p.created_at + make_interval(secs => ${HOLD_SECONDS} + p.u2)
               ELSE p.created_at + make_interval(secs => 30 + p.u1 * ${HOLD_SECONDS - 60})
             END AS final_at
-       FROM paying p`,
+       FROM paid p`,
   );
   await db.query(`ANALYZE preload_orders`);
 
@@ -246,7 +255,7 @@ async function loadChunk(db: pg.Client, from: number, to: number, total: number,
         ORDER BY s.created_at
      )
      INSERT INTO events (id, type, resource_id, resource_version, position, facts, created_at)
-     SELECT 'evt_' || replace(gen_random_uuid()::text, '-', ''), type, resource_id, version, pg_current_xact_id(), facts, at
+     SELECT 'evt_' || replace(${uuidV7At("at")}::text, '-', ''), type, resource_id, version, pg_current_xact_id(), facts, at
        FROM happened ORDER BY at, step`,
   );
 }
@@ -267,7 +276,7 @@ async function countRows(db: pg.Client): Promise<Record<string, number>> {
  * The bench's throwaway database may lose the load to a crash meanwhile; the
  * cells run with the defaults again.
  */
-const BULK_LOAD_SETTINGS = { max_wal_size: "8GB", checkpoint_timeout: "1h", full_page_writes: "off", autovacuum: "off" };
+const BULK_LOAD_SETTINGS = { max_wal_size: "4GB", checkpoint_timeout: "1h", full_page_writes: "off", autovacuum: "off" };
 
 async function bulkLoadSettings(db: pg.Client, on: boolean): Promise<void> {
   for (const [name, value] of Object.entries(BULK_LOAD_SETTINGS)) {

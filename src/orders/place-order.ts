@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import type { DataSource } from "typeorm";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
+import { newId } from "../db/new-id.js";
 import { callOnce } from "../db/sql.js";
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
@@ -130,7 +130,7 @@ export async function placeOrder(
     key: key ?? null,
     fingerprint: request.idempotency?.fingerprint ?? null,
     keyTtlHours: policy.idempotencyTtlHours,
-    orderId: randomUUID(),
+    orderId: newId(),
     customerId: request.customerId,
     skus: request.lines.map((l) => l.sku),
     qtys: request.lines.map((l) => l.quantity),

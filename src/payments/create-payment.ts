@@ -1,7 +1,7 @@
-import { randomUUID } from "node:crypto";
 import type { Logger } from "pino";
 import type { DataSource, EntityManager } from "typeorm";
 import { type Caller, ownerFilter } from "../auth/caller.js";
+import { newId } from "../db/new-id.js";
 import { IdempotencyKeyInUseError, InvalidStateError, NotFoundError } from "../errors.js";
 import type { CommandOutcome, FinishCommand, RecoveryPoint, ResumeContext, StoredResponse } from "../idempotency/execute-command.js";
 import { lockOrder } from "../orders/order-store.js";
@@ -58,7 +58,7 @@ export async function createPayment(m: EntityManager, caller: Caller, orderId: s
     );
   }
   const payment = await insertPayment(m, {
-    id: randomUUID(),
+    id: newId(),
     orderId: order.id,
     customerId: order.customerId,
     amountCents: order.totalCents,

@@ -46,9 +46,13 @@ describe("bench preload", () => {
              count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM idempotency_keys k WHERE k.owner = o.customer_id::text
                                                   AND k.outcome = 'placed' AND k.facts ->> 'id' = o.id::text))::int AS without_key,
              count(*) FILTER (WHERE (SELECT count(*) FROM events e WHERE e.resource_id = o.id) <> 2)::int AS not_two_events,
-             count(DISTINCT o.status)::int AS statuses
+             count(DISTINCT o.status)::int AS statuses,
+             -- Time-ordered ids, as the service makes them (src/db/new-id.ts): version 7, of the order's creation.
+             count(*) FILTER (WHERE substr(o.id::text, 15, 1) <> '7'
+                                 OR ('x' || lpad(replace(left(o.id::text, 13), '-', ''), 16, '0'))::bit(64)::bigint
+                                    <> floor(extract(epoch FROM o.created_at) * 1000))::int AS not_v7
         FROM orders o`);
-    expect(r).toEqual({ orders: ORDERS, wrong_totals: 0, open: 0, outside: 0, without_key: 0, not_two_events: 0, statuses: 3 });
+    expect(r).toEqual({ orders: ORDERS, wrong_totals: 0, open: 0, outside: 0, without_key: 0, not_two_events: 0, statuses: 3, not_v7: 0 });
   });
 
   it("when an order's last event and its key's answer are compared with the service's own facts, then they are the same", async () => {
