@@ -1,3 +1,4 @@
+import { EVENT_TYPES } from "../src/events/append-event.js";
 import { auditDeliveries, type DeliveryAudit, startWebhookReceiver, watchEvents } from "./deliveries.js";
 import { checkInvariants } from "./invariants.js";
 import { LIFECYCLE_LANES, type LifecycleTally, startLifecycles } from "./lifecycle.js";
@@ -57,17 +58,7 @@ export const RETAINED_TABLES = ["events", "webhook_deliveries", "webhook_deliver
 type RetainedTable = (typeof RETAINED_TABLES)[number];
 
 /** Every event type but order.placed: the order load's own events stay in the feed, the endpoint gets the rest of each life. */
-const SUBSCRIBED_EVENT_TYPES = [
-  "order.changed",
-  "order.cancelled",
-  "order.expired",
-  "order.paid",
-  "order.refunded",
-  "payment.failed",
-  "payment.expired",
-  "refund.succeeded",
-  "refund.failed",
-] as const;
+const SUBSCRIBED_EVENT_TYPES = EVENT_TYPES.filter((t) => t !== "order.placed");
 
 export type SoakSample = {
   chunk: number;

@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { verifyStandardWebhook } from "../../bench/deliveries.js";
 
 /** One request the receiver got, with its Standard Webhooks verdict. */
 export type Received = {
@@ -12,18 +12,6 @@ export type Received = {
   answered: number | "hung";
   atMs: number;
 };
-
-/** Standard Webhooks verification, as a receiver would write it with the standard library. */
-export function verifyStandardWebhook(secret: string, id: string, timestamp: string, body: string, signatureHeader: string): boolean {
-  const key = Buffer.from(secret.replace(/^whsec_/, ""), "base64");
-  const expected = createHmac("sha256", key).update(`${id}.${timestamp}.${body}`).digest();
-  return signatureHeader.split(" ").some((sig) => {
-    const [version, value] = sig.split(",");
-    if (version !== "v1" || !value) return false;
-    const got = Buffer.from(value, "base64");
-    return got.length === expected.length && timingSafeEqual(got, expected);
-  });
-}
 
 /**
  * A local webhook receiver on 127.0.0.1. `answer(attemptOfThisId, r)` picks
