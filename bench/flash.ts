@@ -89,7 +89,8 @@ export type FlashResult = {
       tps: number;
       /** From the first transaction's end to the 1,000th sale (its insert, by the database clock). */
       selloutMs?: number;
-      latency: { p50Ms: number; p99Ms: number; maxMs: number };
+      /** Undefined when every transaction in the window was a client's first. */
+      latency?: { p50Ms: number; p99Ms: number; maxMs: number };
       /** Transactions started after the 1,000th sale. */
       afterSellout?: { transactions: number; p50Ms: number; p99Ms: number; maxMs: number };
     };
@@ -254,7 +255,7 @@ function rawWindow(txs: LoggedTransaction[], lastSaleUs: number | undefined): No
     transactions: inWindow.length,
     tps: seconds > 0 ? inWindow.length / seconds : 0,
     ...(lastSaleUs !== undefined ? { selloutMs: msOf(lastSaleUs - startUs) } : {}),
-    latency: latencyOf(timed),
+    ...(timed.length > 0 ? { latency: latencyOf(timed) } : {}),
     ...(after.length > 0 ? { afterSellout: { transactions: after.length, ...latencyOf(after) } } : {}),
   };
 }
@@ -389,7 +390,7 @@ export async function runFlash(ctx: FlashContext): Promise<FlashResult> {
   if (ctx.rawDriver === "pgbench") {
     // pgbench's -T includes opening its connections: give it that time on top, and cut the window from its log.
     const connectSeconds = await estimateConnectSeconds(ctx.databaseUrl, clients);
-    durationSeconds = FLASH_SECONDS + Math.min(60, Math.ceil(1.5 * connectSeconds) + 5);
+    durationSeconds = FLASH_SECONDS + Math.min(120, Math.ceil(1.5 * connectSeconds) + 10);
     transactionLog = path.join(ctx.scriptDir, "flash-raw-log");
     log(
       `flash sale: raw SQL (pgbench) at ${fmt(clients)} clients${room}; opening them takes ~${connectSeconds.toFixed(1)} s, so it runs ${durationSeconds} s and the figures cover the ${FLASH_SECONDS} s after its first transaction`,

@@ -188,7 +188,7 @@ export function formatFlash(f: FlashResult): string {
       : []),
     `            database: reserved ${fixed(f.serviceDb.reserved)} + sold ${fixed(f.serviceDb.sold)}, ${fixed(f.serviceDb.orders)} orders; stock left never below ${f.serviceDb.minAvailableSeen} (${fixed(f.serviceDb.stockSamples)} samples)`,
     w
-      ? `  raw SQL   ${clients}, ${w.seconds} s after its first transaction: sold out in ${w.selloutMs === undefined ? "- (never)" : `${fixed(w.selloutMs)} ms`}; ${fixed(w.transactions)} transactions, ${fixed(w.tps)} tps; latency p50 ${fixed(w.latency.p50Ms, 1)} ms, p99 ${fixed(w.latency.p99Ms, 1)} ms, max ${fixed(w.latency.maxMs)} ms`
+      ? `  raw SQL   ${clients}, ${w.seconds} s after its first transaction: sold out in ${w.selloutMs === undefined ? "- (never)" : `${fixed(w.selloutMs)} ms`}; ${fixed(w.transactions)} transactions, ${fixed(w.tps)} tps; ${w.latency ? `latency p50 ${fixed(w.latency.p50Ms, 1)} ms, p99 ${fixed(w.latency.p99Ms, 1)} ms, max ${fixed(w.latency.maxMs)} ms` : "no latency (each transaction was its client's first)"}`
       : `  raw SQL   ${clients}: ${fixed(raw.result.transactions)} transactions, ${fixed(raw.result.tps)} tps`,
     ...(w?.afterSellout
       ? [
