@@ -6,9 +6,10 @@ import path from "node:path";
  * cell, 16 and 64 connections, the three cell workloads); `--quick` is the
  * smoke run that must finish in under a minute, so it drops the
  * 64-connection cells too. The flash sale (bench/flash.ts) runs only when
- * named in --workloads: it is a fixed scenario (1,000 connections, 20 s, a
- * minute with its raw-SQL twin) that raises PostgreSQL's max_connections and
- * starts a thousand backends, so it stays out of the default run.
+ * named in --workloads: it is a fixed scenario (1,000 connections for 20 s;
+ * with its seeding and its raw-SQL twin, whose 1,000 connections take long to
+ * open, two to four minutes here) that raises PostgreSQL's max_connections
+ * and starts a thousand backends, so it stays out of the default run.
  */
 export const WORKLOAD_NAMES = ["orders-spread", "orders-hot", "payments-confirm"] as const;
 export type WorkloadName = (typeof WORKLOAD_NAMES)[number];

@@ -107,7 +107,8 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     const child = track(
       spawn(line.command, line.args, {
         stdio: ["ignore", "pipe", "pipe"],
-        env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: "orderlock-bench-raw" },
+        // No TLS to a server on 127.0.0.1 that has none: one round trip less per connection (1,000 of them in the flash sale).
+        env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password), PGAPPNAME: "orderlock-bench-raw", PGSSLMODE: "disable" },
       }),
     );
     let out = "";

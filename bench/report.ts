@@ -179,7 +179,7 @@ export function formatFlash(f: FlashResult): string {
   const after = sale?.afterSellout;
   const cpu = f.serviceCpu;
   const raw = f.raw;
-  const w = raw.window;
+  const rl = raw.log;
   const clients = `${raw.result.driver} at ${fixed(raw.result.clients)} clients ${raw.result.clients < f.connections ? `(all that max_connections ${raw.maxConnections} leaves room for)` : `(max_connections ${raw.maxConnections})`}`;
   const lines = [
     `flash sale: ${fixed(f.units)} units of one SKU, ${fixed(f.connections)} connections for ${f.durationSeconds} s, ${fixed(f.customers)} buyers (${f.loadDriver}); load average ${f.loadAverage} at the start`,
@@ -192,15 +192,16 @@ export function formatFlash(f: FlashResult): string {
         ]
       : []),
     `            database: reserved ${fixed(f.serviceDb.reserved)} + sold ${fixed(f.serviceDb.sold)}, ${fixed(f.serviceDb.orders)} orders; stock left never below ${f.serviceDb.minAvailableSeen} (${fixed(f.serviceDb.stockSamples)} samples)`,
-    w
-      ? `  raw SQL   ${clients}, ${w.seconds} s after its first transaction: sold out in ${w.selloutMs === undefined ? "- (never)" : `${fixed(w.selloutMs)} ms`}; ${fixed(w.transactions)} transactions, ${fixed(w.tps)} tps; latency p50 ${fixed(w.latency.p50Ms, 1)} ms, p99 ${fixed(w.latency.p99Ms, 1)} ms, max ${fixed(w.latency.maxMs)} ms`
-      : `  raw SQL   ${clients}: ${fixed(raw.result.transactions)} transactions, ${fixed(raw.result.tps)} tps`,
-    ...(w?.afterSellout
+    `  raw SQL   ${clients}${raw.result.connectMs !== undefined ? `; opening them took ${fixed(raw.result.connectMs / 1000, 1)} s` : ""}`,
+    ...(rl
       ? [
-          `            after the sellout: ${fixed(w.afterSellout.transactions)}, latency p50 ${fixed(w.afterSellout.p50Ms, 1)} ms, p99 ${fixed(w.afterSellout.p99Ms, 1)} ms, max ${fixed(w.afterSellout.maxMs)} ms`,
+          `            sold out in ${rl.selloutMs === undefined ? "- (never)" : `${fixed(rl.selloutMs)} ms`} from its first transaction; the clients queued on the row lock before it all had their answer after ${fixed(rl.allAnsweredMs)} ms`,
+          rl.afterSellout
+            ? `            begun after the sellout (${rl.afterSellout.seconds} s): ${fixed(rl.afterSellout.transactions)} transactions, ${fixed(rl.afterSellout.tps)} tps; latency p50 ${fixed(rl.afterSellout.latency.p50Ms, 1)} ms, p99 ${fixed(rl.afterSellout.latency.p99Ms, 1)} ms, max ${fixed(rl.afterSellout.latency.maxMs)} ms`
+            : "            no transaction begun after the sellout ended within pgbench's time",
         ]
-      : []),
-    `            database: reserved ${fixed(raw.db.reserved)} + sold ${fixed(raw.db.sold)}, ${fixed(raw.db.orders)} orders${raw.result.connectMs !== undefined ? `; pgbench spent ${fixed(raw.result.connectMs / 1000, 1)} s opening its connections first` : ""}`,
+      : [`            ${fixed(raw.result.transactions)} transactions, ${fixed(raw.result.tps)} tps`]),
+    `            database: reserved ${fixed(raw.db.reserved)} + sold ${fixed(raw.db.sold)}, ${fixed(raw.db.orders)} orders`,
     "  criteria",
     ...f.criteria.map((c) => `    ${c.pass ? "PASS" : "FAIL"}  ${c.name}${c.goal ? " (a goal: reported, not fatal)" : ""}: ${c.detail}`),
   ];
@@ -296,7 +297,7 @@ export function writeResults(
       cpuMs:
         "CPU milliseconds per request (service) or per transaction (raw), from /proc: the service's Node process, all PostgreSQL processes, everything else (load generator, pgbench)",
       flash:
-        "--workloads=flash: 1,000 units of one SKU, 1,000 connections for 20 s; service.sale.selloutMs: first request sent to the 1,000th 201; afterSellout: answers other than 201 to requests sent after it; raw: one conditional statement per transaction by pgbench, selloutMs from its transaction log and the database clock; criteria: pass/fail, a goal is not fatal",
+        "--workloads=flash: 1,000 units of one SKU, 1,000 connections for 20 s; service.sale.selloutMs: first request sent to the 1,000th 201; afterSellout: answers other than 201 to requests sent after it; raw: one conditional statement per transaction by pgbench; raw.log from its transaction log: selloutMs (first transaction to the 1,000th sale by the database clock), allAnsweredMs (until the last client queued on the row lock had its first answer), afterSellout (transactions begun after the 1,000th sale, up to 20 s); criteria: pass/fail, a goal is not fatal",
     },
     cells: data.cells,
     ...(data.soak ? { soak: data.soak } : {}),
