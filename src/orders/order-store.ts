@@ -11,9 +11,12 @@ import type { LineFacts, OrderFacts } from "./order-view.js";
  *
  * "Overdue" is judged by the database's clock at the moment of the statement
  * (clock_timestamp(), not the transaction's start: a check made after a lock
- * wait must not use the time from before the wait).
+ * wait must not use the time from before the wait). The sweeper reads it once
+ * per statement, `(SELECT clock_timestamp())`: compared with a volatile
+ * function the hold cannot be an index condition, and each sweep would read
+ * every reserved order (184 ms a second at 84,000 of them).
  */
-const OVERDUE = `(o.status = 'reserved' AND o.reserved_until <= clock_timestamp())`;
+const OVERDUE = `(o.status = 'reserved' AND o.reserved_until <= (SELECT clock_timestamp()))`;
 /**
  * What reads show as expired: an order past its hold, a reserved one and one
  * awaiting a payment alike (its hold is the payment's expiresAt); only an

@@ -81,7 +81,7 @@ export async function claimAwaitingPayments(
     `WITH due AS (
        SELECT id FROM payments
         WHERE provider_payment_id IS NULL AND provider = $1
-          AND created_at > clock_timestamp() - make_interval(hours => $4)
+          AND created_at > (SELECT clock_timestamp()) - make_interval(hours => $4)
           AND (provider_claimed_until IS NULL OR provider_claimed_until < clock_timestamp())
         ORDER BY created_at LIMIT $3
         FOR UPDATE SKIP LOCKED)
@@ -136,12 +136,15 @@ export type EventVerdict = {
 /**
  * Pending payments past their expiry by the database clock, oldest deadline
  * first, locked (FOR UPDATE SKIP LOCKED: instances split the work and never
- * wait on each other, nor on a payment a webhook is settling).
+ * wait on each other, nor on a payment a webhook is settling). The clock is
+ * read once per statement, `(SELECT clock_timestamp())`, so the expiry is an
+ * index condition: compared with the volatile function itself, every sweep
+ * would read every pending payment.
  */
 export async function lockOverduePayments(m: EntityManager, limit: number): Promise<Payment[]> {
   const r = await sql(
     m,
-    `SELECT * FROM payments WHERE status = 'pending' AND expires_at <= clock_timestamp()
+    `SELECT * FROM payments WHERE status = 'pending' AND expires_at <= (SELECT clock_timestamp())
       ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
     [limit],
   );
