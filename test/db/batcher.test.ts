@@ -15,16 +15,21 @@ function controlledRun() {
 }
 
 const LIMITS = { maxInFlight: 1, maxBatch: 10, maxWaiting: 100, overflow: () => new Error("overloaded") };
-const settle = () => new Promise((r) => setImmediate(r));
+/** Two turns of the event loop: a batch's end, then the dispatch it schedules for the end of its turn. */
+const settle = async () => {
+  for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe("Batcher", () => {
   it("when items arrive while the in-flight limit is reached, then they wait and go together, in arrival order, as soon as one batch finishes", async () => {
     const c = controlledRun();
     const b = new Batcher(c.run, LIMITS);
     const first = b.submit(1);
-    const rest = [2, 3, 4].map((n) => b.submit(n));
     await settle();
     expect(c.batches).toEqual([[1]]); // light load: the first goes alone, at once
+    const rest = [2, 3, 4].map((n) => b.submit(n));
+    await settle();
+    expect(c.batches).toEqual([[1]]);
     c.release[0]();
     expect(await first).toBe(10);
     await settle();
@@ -36,25 +41,39 @@ describe("Batcher", () => {
   it("when more items wait than a batch holds, then batches are cut at maxBatch and run up to maxInFlight at once", async () => {
     const c = controlledRun();
     const b = new Batcher(c.run, { ...LIMITS, maxInFlight: 2, maxBatch: 3 });
-    const all = Array.from({ length: 9 }, (_, i) => b.submit(i + 1));
+    const first = [b.submit(1)];
     await settle();
-    expect(c.batches).toEqual([[1], [2]]);
+    const all = [...first, ...Array.from({ length: 10 }, (_, i) => b.submit(i + 2))];
+    await settle();
+    expect(c.batches).toEqual([[1], [2, 3, 4]]);
     c.release[0]();
     c.release[1]();
     await settle();
-    expect(c.batches).toEqual([[1], [2], [3, 4, 5], [6, 7, 8]]);
+    expect(c.batches).toEqual([[1], [2, 3, 4], [5, 6, 7], [8, 9, 10]]);
     c.release[2]();
     await settle();
-    expect(c.batches.at(-1)).toEqual([9]);
+    expect(c.batches.at(-1)).toEqual([11]);
     c.release[3]();
     c.release[4]();
-    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]);
+  });
+
+  it("when items arrive in one turn of the event loop (one burst), then they go as one batch, not the first alone and the rest behind it", async () => {
+    const c = controlledRun();
+    const b = new Batcher(c.run, { ...LIMITS, maxInFlight: 2 });
+    const burst = [1, 2, 3, 4].map((n) => b.submit(n));
+    expect(c.batches).toEqual([]); // nothing sent inside submit…
+    await settle();
+    expect(c.batches).toEqual([[1, 2, 3, 4]]); // …all four at the end of the turn, in arrival order
+    c.release[0]();
+    expect(await Promise.all(burst)).toEqual([10, 20, 30, 40]);
   });
 
   it("when one item of a batch fails, then only that item's caller sees the error; when the whole run fails, every item's caller does", async () => {
     const c = controlledRun();
     const b = new Batcher(c.run, LIMITS);
     const head = b.submit(0);
+    await settle();
     const good = b.submit(5);
     const bad = b.submit(-1);
     await settle();
@@ -81,6 +100,7 @@ describe("Batcher", () => {
     const c = controlledRun();
     const b = new Batcher(c.run, { ...LIMITS, maxWaiting: 2 });
     const first = b.submit(1); // in flight
+    await settle();
     const waiting = [b.submit(2), b.submit(3)];
     await expect(b.submit(4)).rejects.toThrow("overloaded");
     c.release[0]();
@@ -96,6 +116,7 @@ describe("Batcher: bounded queue wait", () => {
     const c = controlledRun();
     const b = new Batcher(c.run, { ...LIMITS, maxQueueWaitMs: 100 });
     const first = b.submit(1);
+    await settle();
     const waiting = b.submit(2);
     const started = Date.now();
     await expect(waiting).rejects.toThrow("overloaded");
@@ -149,6 +170,7 @@ describe("callBatchOrEachAlone", () => {
         { ...LIMITS, maxInFlight: 1 },
       );
       const gate = b.submit(0); // goes alone; the next three wait and go together
+      await settle();
       const three = [1, 3, 2].map((n) => b.submit(n).finally(() => answered.push(n)));
       expect(await gate).toBe(0);
       const results = await Promise.allSettled(three);
