@@ -29,11 +29,16 @@
 --        failure: payment failed, order back to reserved with a fresh hold
 --                 of p_hold_seconds; no product row is touched (the stock
 --                 stays held).
---      Each writes its event (order.paid, payment.failed) in this transaction.
+--      Each returns the event it calls for (order.paid for the order,
+--      payment.failed for the payment), which orderlock_settle_payments
+--      writes for the whole batch, per type, in this transaction: each
+--      resource changes at most once per batch (one pending payment per
+--      order; a payment's second event is a duplicate), so its facts read at
+--      the batch's end are its facts right after its change.
 -- Lock order: payment → order → products → counters, as everywhere.
 CREATE OR REPLACE FUNCTION orderlock_settle_payment(
   p_event_id text, p_type text, p_payment_id uuid, p_amount_cents bigint, p_hold_seconds int
-) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint, late_refund_id uuid)
+) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint, late_refund_id uuid, event_type text, event_resource uuid)
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
@@ -55,7 +60,7 @@ BEGIN
     SELECT * INTO v_pay FROM payments WHERE id = p_payment_id FOR UPDATE;
   END IF;
   IF NOT orderlock_receive_provider_event(p_event_id, p_payment_id, p_type) THEN
-    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid;
+    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid;
     RETURN;
   END IF;
 
@@ -75,7 +80,7 @@ BEGIN
       RETURNING id INTO v_late_refund;
       UPDATE payments SET refund_claimed_cents = refund_claimed_cents + v_pay.amount_cents WHERE id = v_pay.id;
       RETURN QUERY SELECT 'processed'::text, format('success for a %s payment: refunded in full (late_success)', v_pay.status),
-                          NULL::uuid, NULL::bigint, v_late_refund;
+                          NULL::uuid, NULL::bigint, v_late_refund, NULL::text, NULL::uuid;
       RETURN;
     END IF;
   ELSIF v_pay.status = 'failed' THEN
@@ -85,7 +90,7 @@ BEGIN
   END IF;
   IF v_outcome IS NOT NULL THEN
     UPDATE payment_events SET outcome = v_outcome WHERE event_id = p_event_id;
-    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint, NULL::uuid;
+    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid;
     RETURN;
   END IF;
 
@@ -111,8 +116,8 @@ BEGIN
     RAISE EXCEPTION 'concurrent modification of order %', v_order.id USING ERRCODE = '40001';
   END IF;
   IF NOT v_success THEN
-    PERFORM orderlock_append_event('payment.failed', v_pay.id);
-    RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint, NULL::uuid;
+    RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint, NULL::uuid,
+                        'payment.failed'::text, v_pay.id;
     RETURN;
   END IF;
 
@@ -129,8 +134,7 @@ BEGIN
   IF v_sold <> coalesce(cardinality(v_skus), 0) THEN
     RAISE EXCEPTION 'invariant broken: sold % of % products for order %', v_sold, cardinality(v_skus), v_order.id;
   END IF;
-  PERFORM orderlock_append_event('order.paid', v_order.id);
-
-  RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents, NULL::uuid;
+  RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents, NULL::uuid,
+                      'order.paid'::text, v_order.id;
 END
 $fn$;

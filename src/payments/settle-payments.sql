@@ -11,6 +11,9 @@
 --   would sell (by SKU), all up front; only then does it settle each event,
 --   in arrival order, with orderlock_settle_payment (which finds its rows
 --   already locked).
+-- - The events the settlements call for are written after the loop, one
+--   orderlock_append_events per event type, in arrival order within a type
+--   (each resource changes at most once per batch: see settle-payment.sql).
 -- - The counters move last, once per batch, set-based
 --   (orderlock_record_purchases): per payment at most once, by
 --   counted_payments' key.
@@ -36,6 +39,9 @@ DECLARE
   v_payment_of uuid[] := '{}';
   v_late_refunds uuid[] := '{}';
   v_counted uuid[];
+  v_event_types text[] := '{}';
+  v_event_ids uuid[] := '{}';
+  v_type text;
 BEGIN
   -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
   v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
@@ -58,12 +64,21 @@ BEGIN
     v_outcomes := v_outcomes || v_s.outcome;
     v_reasons := v_reasons || v_s.reason;
     v_late_refunds := v_late_refunds || v_s.late_refund_id;
+    IF v_s.event_type IS NOT NULL THEN
+      v_event_types := v_event_types || v_s.event_type;
+      v_event_ids := v_event_ids || v_s.event_resource;
+    END IF;
     v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
     IF v_s.paid_by IS NOT NULL THEN
       v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
       v_customers := v_customers || v_s.paid_by;
       v_amounts := v_amounts || v_s.paid_cents;
     END IF;
+  END LOOP;
+
+  FOR v_type IN SELECT x.t FROM unnest(v_event_types) WITH ORDINALITY AS x(t, n) GROUP BY x.t ORDER BY min(x.n) LOOP
+    PERFORM 1 FROM orderlock_append_events(v_type,
+      ARRAY(SELECT x.id FROM unnest(v_event_types, v_event_ids) WITH ORDINALITY AS x(t, id, n) WHERE x.t = v_type ORDER BY x.n));
   END LOOP;
 
   v_counted := ARRAY(SELECT orderlock_record_purchases(v_paid, v_customers, v_amounts, p_shard));
