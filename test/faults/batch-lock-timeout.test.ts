@@ -13,8 +13,9 @@ import { createTestDatabase } from "../support/test-database.js";
  * be alone.
  *
  * How the batch is made: PLACE_IN_FLIGHT (2) calls may be in the database at
- * once. Two orders for a gate SKU, row-locked by the test, fill both; the
- * next orders queue and leave together as one batch when the gate opens.
+ * once. Two orders for a gate SKU, row-locked by the test, sent one after the
+ * other, fill both; the next orders queue and leave together as one batch
+ * when the gate opens.
  */
 let database: Awaited<ReturnType<typeof createTestDatabase>>;
 let app: FaultApp;
@@ -85,7 +86,11 @@ describe("a batch with one order whose SKU is locked elsewhere", () => {
     const releaseHolder = sleep(10_000).then(() => holder.query("ROLLBACK"));
     const gateHolder = await lockRow(gate);
     try {
-      const gated = [order(gate), order(gate)];
+      // One after the other, so each is its own call (orders that arrive in
+      // one turn of the event loop would leave together as one batch).
+      const gated = [order(gate)];
+      await waitForLockWaiters(1);
+      gated.push(order(gate));
       await waitForLockWaiters(2); // both in the database, waiting on the gate
       // Queued behind them: seven orders of free SKUs, then the locked one. It
       // arrives last on purpose: alone, one after another, an order behind a
