@@ -4,7 +4,7 @@ import path from "node:path";
 import pg from "pg";
 import type { ApiClient } from "./api-client.js";
 import { type CpuPerRequest, measureCpu } from "./cpu-usage.js";
-import { checkInvariants } from "./invariants.js";
+import { checkInvariants, recordStockBaseline } from "./invariants.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import type { LoadDriver, RawDriver } from "./options.js";
@@ -363,6 +363,8 @@ export async function runFlash(ctx: FlashContext): Promise<FlashResult> {
   ]);
   const buyers = await createCustomers(api, ctx.adminKey, FLASH_CUSTOMERS, "Bench flash buyer");
   log(`  ${fmt(buyers.length)} buyers and the products created in ${((Date.now() - seeded) / 1000).toFixed(1)} s`);
+  // The stock check's baseline must know the two new products (created without a stock adjustment).
+  await recordStockBaseline(db);
 
   const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
   log(`flash sale: service (${ctx.loadDriver}), ${FLASH_SECONDS} s; load average ${loadAverage} on ${os.cpus().length} cores`);
