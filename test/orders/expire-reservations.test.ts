@@ -84,7 +84,7 @@ describe("reservation expiry", () => {
     expect(await stock(p.sku)).toEqual({ on_hand: 5, reserved: 0 });
   });
 
-  it("when many holds are far from due, then a sweep reads none of their rows (the overdue test is an index condition, not a filter over every reserved order)", async () => {
+  it("when many holds are far from due, then a sweep does not fetch each of them to test it (the overdue test is an index condition, not a filter over every reserved order)", async () => {
     const p = await createProduct(t, { onHand: 100 });
     const c = await createCustomer(t);
     const ids: string[] = [];
@@ -102,6 +102,5 @@ describe("reservation expiry", () => {
     });
     // With a volatile clock in the WHERE clause the scan walks the whole partial index and fetches each reserved row.
     expect(fetched).toBeLessThan(ids.length);
-    await t.ds.query(`UPDATE orders SET reserved_until = now() WHERE id = ANY($1::uuid[])`, [ids]);
   });
 });
