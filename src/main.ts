@@ -5,7 +5,8 @@ import { startTracingIfRequested } from "./tracing.js";
 /**
  * Process entry: config → database (embedded or DATABASE_URL) → migrations →
  * listen → graceful stop. SIGTERM/SIGINT: stop accepting, let in-flight
- * requests finish (bounded by SHUTDOWN_GRACE_MS), stop background jobs, close
+ * requests finish (bounded by SHUTDOWN_GRACE_MS), stop background jobs, let
+ * the database work of requests already accepted finish (same bound), close
  * the pool, stop the embedded database last, exit 0.
  *
  * Tracing (off unless OTEL_TRACES_EXPORTER is set) must instrument http,
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
     { startReadReplica },
     { startDraining },
     { startWebhookRelay },
+    { settleInFlightWork },
   ] = await Promise.all([
     import("./app.js"),
     import("./background-jobs.js"),
@@ -35,6 +37,7 @@ async function main(): Promise<void> {
     import("./db/read-replica.js"),
     import("./http/draining.js"),
     import("./events/start-webhook-relay.js"),
+    import("./db/settle-in-flight-work.js"),
   ]);
   const db = await openDatabase(config, logger);
   const readReplica = startReadReplica({
@@ -106,12 +109,15 @@ async function main(): Promise<void> {
     startDraining();
     logger.info({ signal, drainMs: config.shutdownDrainMs }, "shutting down: out of rotation, draining");
     if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs));
+    const graceDeadline = Date.now() + config.shutdownGraceMs;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     server.closeIdleConnections();
     const grace = new Promise<void>((resolve) => setTimeout(resolve, config.shutdownGraceMs).unref());
     await Promise.race([closed, grace]);
     server.closeAllConnections();
     await Promise.all([jobs.stop(), relay.stop()]);
+    // Requests whose connection is gone may still be queued or running: let their database work finish.
+    if (!(await settleInFlightWork(db.ds, graceDeadline))) logger.warn("shutdown grace over with database work still in flight");
     await readReplica.close();
     await db.close();
     await stopTracing?.().catch((err: unknown) => logger.warn({ err }, "flushing traces failed"));

@@ -95,6 +95,11 @@ export class Batcher<I, O> {
     if (options.maxInFlight < 1 || options.maxBatch < 1) throw new Error("Batcher: maxInFlight and maxBatch must be at least 1");
   }
 
+  /** Nothing queued, nothing scheduled, no batch running. */
+  isIdle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0 && !this.dispatchScheduled;
+  }
+
   submit(item: I): Promise<O> {
     if (this.queue.length >= this.options.maxWaiting) return Promise.reject(this.options.overflow());
     return new Promise<O>((resolve, reject) => {
@@ -185,9 +190,19 @@ export function batcherPerDataSource<I, O>(make: (ds: DataSource) => Batcher<I, 
     if (!batcher) {
       batcher = make(ds);
       made.set(ds, batcher);
+      const all = batchersOf.get(ds) ?? [];
+      all.push(batcher as Batcher<unknown, unknown>);
+      batchersOf.set(ds, all);
     }
     return batcher;
   };
+}
+
+const batchersOf = new WeakMap<DataSource, Batcher<unknown, unknown>[]>();
+
+/** Whether every batcher of this DataSource is idle (see settleInFlightWork). */
+export function batchersIdle(ds: DataSource): boolean {
+  return (batchersOf.get(ds) ?? []).every((b) => b.isIdle());
 }
 
 /**

@@ -13,7 +13,7 @@ import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from "typ
  */
 export type SqlResult<T> = { rows: T[]; rowCount: number };
 
-function poolOf(ds: DataSource): Pool {
+export function poolOf(ds: DataSource): Pool {
   return (ds.driver as unknown as { master: Pool }).master;
 }
 
