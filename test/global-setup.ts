@@ -26,7 +26,6 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-let embedded: EmbeddedPostgres | undefined;
 const ROOT = path.resolve(".test-pg");
 const runDir = path.join(ROOT, `run-${process.pid}`);
 
@@ -54,8 +53,11 @@ async function removeAbandonedRuns(): Promise<void> {
   }
 }
 
-export async function setup(project: TestProject): Promise<void> {
+type TestServer = { adminUrl: string; template: string; embedded?: EmbeddedPostgres };
+
+async function startTestServer(): Promise<TestServer> {
   let adminUrl: string;
+  let embedded: EmbeddedPostgres | undefined;
   if (process.env.DATABASE_URL) {
     adminUrl = process.env.DATABASE_URL;
   } else {
@@ -93,12 +95,32 @@ export async function setup(project: TestProject): Promise<void> {
   await ds.initialize();
   await migrate(ds);
   await ds.destroy();
+  return { adminUrl, template, embedded };
+}
 
+/**
+ * Vitest runs this setup once per project (vitest.config.ts has two, and
+ * the root), in one process but each with a module of its own: the first
+ * call starts the server, the others share it (through globalThis), and
+ * the last teardown stops it.
+ */
+const shared = globalThis as { orderlockTestServer?: { ready: Promise<TestServer>; users: number } };
+
+export async function setup(project: TestProject): Promise<void> {
+  shared.orderlockTestServer ??= { ready: startTestServer(), users: 0 };
+  shared.orderlockTestServer.users += 1;
+  const { adminUrl, template } = await shared.orderlockTestServer.ready;
   project.provide("pgAdminUrl", adminUrl);
   project.provide("pgTemplate", template);
 }
 
 export async function teardown(): Promise<void> {
+  const server = shared.orderlockTestServer;
+  if (!server) return;
+  server.users -= 1;
+  if (server.users > 0) return;
+  shared.orderlockTestServer = undefined;
+  const { embedded } = await server.ready;
   if (!embedded) return;
   await embedded.stop();
   fs.rmSync(runDir, { recursive: true, force: true });
