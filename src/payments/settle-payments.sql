@@ -10,7 +10,7 @@
 --   payments' orders (by id), then the product rows of the orders a success
 --   would sell (by SKU), all up front; only then does it settle each event,
 --   in arrival order, with orderlock_settle_payment (which finds its rows
---   already locked), or all at once when that decides the same (below).
+--   already locked).
 -- - The events the settlements call for are written after the loop, one
 --   orderlock_append_events per event type, in arrival order within a type
 --   (each resource changes at most once per batch: see settle-payment.sql).
@@ -42,7 +42,6 @@ DECLARE
   v_event_types text[] := '{}';
   v_event_ids uuid[] := '{}';
   v_type text;
-  v_at_once boolean;
 BEGIN
   -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
   v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
@@ -57,67 +56,25 @@ BEGIN
     WHERE pr.sku = ANY(ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = ANY(v_selling)))
     ORDER BY pr.sku FOR UPDATE;
 
-  -- All at once, when that decides exactly what one by one would: the
-  -- events have distinct ids, none of them recorded yet, and name distinct
-  -- payments, and the verdict on each is `conclude` (its payment pending,
-  -- with the event's amount). One by one, each would then be processed in
-  -- turn without seeing another's change (distinct payments, so distinct
-  -- orders), so one orderlock_receive_provider_events and one
-  -- orderlock_conclude_payments settle the whole batch. Otherwise, one by
-  -- one. (An id recorded meanwhile by a transaction that committed after
-  -- this check: fewer ids recorded than sent, raised as 40001, and the
-  -- retry of the whole transaction sees it.)
-  SELECT count(*) = count(DISTINCT e ->> 'eventId') AND count(*) = count(DISTINCT e ->> 'paymentId')
-         AND coalesce(bool_and(v.verdict = 'conclude'), false)
-         AND NOT EXISTS (SELECT 1 FROM payment_events pe
-                          WHERE pe.event_id = ANY(ARRAY(SELECT x ->> 'eventId' FROM jsonb_array_elements(p_events) x)))
-    INTO v_at_once
-    FROM jsonb_array_elements(p_events) e
-    LEFT JOIN payments p ON p.id = (e ->> 'paymentId')::uuid
-   CROSS JOIN LATERAL orderlock_payment_verdict(e ->> 'type', (e ->> 'amountCents')::bigint, p.status, p.amount_cents,
-           p.status IN ('failed', 'expired')
-           AND EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = p.id AND r.kind = 'late_success')) v;
-
-  IF v_at_once THEN
-    IF (SELECT count(*) FROM orderlock_receive_provider_events(
-          ARRAY(SELECT e ->> 'eventId' FROM jsonb_array_elements(p_events) e),
-          ARRAY(SELECT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e),
-          ARRAY(SELECT e ->> 'type' FROM jsonb_array_elements(p_events) e))) <> jsonb_array_length(p_events) THEN
-      RAISE EXCEPTION 'a provider event of this batch was recorded concurrently' USING ERRCODE = '40001';
+  FOR v_e IN SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n) LOOP
+    SELECT * INTO v_s FROM orderlock_settle_payment(
+      v_e.e ->> 'eventId', v_e.e ->> 'type', (v_e.e ->> 'paymentId')::uuid, (v_e.e ->> 'amountCents')::bigint,
+      (v_e.e ->> 'holdSeconds')::int);
+    v_pos := v_pos || v_e.n::int;
+    v_outcomes := v_outcomes || v_s.outcome;
+    v_reasons := v_reasons || v_s.reason;
+    v_late_refunds := v_late_refunds || v_s.late_refund_id;
+    IF v_s.event_type IS NOT NULL THEN
+      v_event_types := v_event_types || v_s.event_type;
+      v_event_ids := v_event_ids || v_s.event_resource;
     END IF;
-    WITH e AS (SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n)),
-    c AS (SELECT * FROM orderlock_conclude_payments(ARRAY(SELECT (e.e ->> 'paymentId')::uuid FROM e ORDER BY e.n),
-                                                     ARRAY(SELECT e.e ->> 'type' = 'payment.succeeded' FROM e ORDER BY e.n),
-                                                     ARRAY(SELECT (e.e ->> 'holdSeconds')::int FROM e ORDER BY e.n)))
-    SELECT array_agg(e.n::int ORDER BY e.n), array_agg('processed'::text ORDER BY e.n), array_agg(c.reason ORDER BY e.n),
-           array_agg(NULL::uuid ORDER BY e.n), array_agg(c.event_type ORDER BY e.n), array_agg(c.event_resource ORDER BY e.n),
-           array_agg(CASE WHEN c.paid_by IS NOT NULL THEN c.payment_id END ORDER BY e.n),
-           coalesce(array_agg(c.payment_id ORDER BY e.n) FILTER (WHERE c.paid_by IS NOT NULL), '{}'),
-           coalesce(array_agg(c.paid_by ORDER BY e.n) FILTER (WHERE c.paid_by IS NOT NULL), '{}'),
-           coalesce(array_agg(c.paid_cents ORDER BY e.n) FILTER (WHERE c.paid_by IS NOT NULL), '{}')
-      INTO v_pos, v_outcomes, v_reasons, v_late_refunds, v_event_types, v_event_ids, v_payment_of, v_paid, v_customers, v_amounts
-      FROM e JOIN c ON c.payment_id = (e.e ->> 'paymentId')::uuid;
-  ELSE
-    FOR v_e IN SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n) LOOP
-      SELECT * INTO v_s FROM orderlock_settle_payment(
-        v_e.e ->> 'eventId', v_e.e ->> 'type', (v_e.e ->> 'paymentId')::uuid, (v_e.e ->> 'amountCents')::bigint,
-        (v_e.e ->> 'holdSeconds')::int);
-      v_pos := v_pos || v_e.n::int;
-      v_outcomes := v_outcomes || v_s.outcome;
-      v_reasons := v_reasons || v_s.reason;
-      v_late_refunds := v_late_refunds || v_s.late_refund_id;
-      IF v_s.event_type IS NOT NULL THEN
-        v_event_types := v_event_types || v_s.event_type;
-        v_event_ids := v_event_ids || v_s.event_resource;
-      END IF;
-      v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
-      IF v_s.paid_by IS NOT NULL THEN
-        v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
-        v_customers := v_customers || v_s.paid_by;
-        v_amounts := v_amounts || v_s.paid_cents;
-      END IF;
-    END LOOP;
-  END IF;
+    v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
+    IF v_s.paid_by IS NOT NULL THEN
+      v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
+      v_customers := v_customers || v_s.paid_by;
+      v_amounts := v_amounts || v_s.paid_cents;
+    END IF;
+  END LOOP;
 
   FOR v_type IN SELECT x.t FROM unnest(v_event_types) WITH ORDINALITY AS x(t, n) GROUP BY x.t ORDER BY min(x.n) LOOP
     PERFORM 1 FROM orderlock_append_events(v_type,
