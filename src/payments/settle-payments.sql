@@ -6,11 +6,13 @@
 --
 -- What must stay true (lock order: payments → orders → products →
 -- counters, each class in key order, as everywhere):
--- - The batch locks every payment it names (by id), then their pending
---   payments' orders (by id), then the product rows of the orders a success
---   would sell (by SKU), all up front; only then does it settle each event,
---   in arrival order, with orderlock_settle_payment (which finds its rows
---   already locked).
+-- - A batch of several events locks every payment it names (by id), then
+--   their pending payments' orders (by id), then the product rows of the
+--   orders a success would sell (by SKU), all up front; only then does it
+--   settle each event, in arrival order, with orderlock_settle_payment
+--   (which finds its rows already locked). One event alone is settled the
+--   same way without the locks up front: orderlock_settle_payment takes
+--   them itself, in the same order.
 -- - The events the settlements call for are written after the loop, one
 --   orderlock_append_events per event type, in arrival order within a type
 --   (each resource changes at most once per batch: see settle-payment.sql).
@@ -43,18 +45,22 @@ DECLARE
   v_event_ids uuid[] := '{}';
   v_type text;
 BEGIN
-  -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
-  v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
-                  WHERE e ->> 'paymentId' IS NOT NULL);
-  PERFORM 1 FROM payments p WHERE p.id = ANY(v_ids) ORDER BY p.id FOR UPDATE;
-  v_orders := ARRAY(SELECT p.order_id FROM payments p WHERE p.id = ANY(v_ids) AND p.status = 'pending');
-  PERFORM 1 FROM orders o WHERE o.id = ANY(v_orders) ORDER BY o.id FOR UPDATE;
-  v_selling := ARRAY(SELECT p.order_id FROM payments p WHERE p.status = 'pending' AND p.id = ANY(ARRAY(
-                  SELECT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
-                   WHERE e ->> 'type' = 'payment.succeeded' AND e ->> 'paymentId' IS NOT NULL)));
-  PERFORM 1 FROM products pr
-    WHERE pr.sku = ANY(ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = ANY(v_selling)))
-    ORDER BY pr.sku FOR UPDATE;
+  -- One event alone takes its rows itself, in the same order (payment, then
+  -- its order, then the order's products): no locks up front.
+  IF jsonb_array_length(p_events) > 1 THEN
+    -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
+    v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
+                    WHERE e ->> 'paymentId' IS NOT NULL);
+    PERFORM 1 FROM payments p WHERE p.id = ANY(v_ids) ORDER BY p.id FOR UPDATE;
+    v_orders := ARRAY(SELECT p.order_id FROM payments p WHERE p.id = ANY(v_ids) AND p.status = 'pending');
+    PERFORM 1 FROM orders o WHERE o.id = ANY(v_orders) ORDER BY o.id FOR UPDATE;
+    v_selling := ARRAY(SELECT p.order_id FROM payments p WHERE p.status = 'pending' AND p.id = ANY(ARRAY(
+                    SELECT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
+                     WHERE e ->> 'type' = 'payment.succeeded' AND e ->> 'paymentId' IS NOT NULL)));
+    PERFORM 1 FROM products pr
+      WHERE pr.sku = ANY(ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = ANY(v_selling)))
+      ORDER BY pr.sku FOR UPDATE;
+  END IF;
 
   FOR v_e IN SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n) LOOP
     SELECT * INTO v_s FROM orderlock_settle_payment(
