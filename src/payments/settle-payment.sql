@@ -1,8 +1,9 @@
 -- The payment verdict and its effects: one provider event about one
 -- payment, applied at most once, in the caller's transaction (always
--- through orderlock_settle_payments, which has locked the payment, its
--- order and the order's product rows first; the locks here are then
--- already held). In order:
+-- through orderlock_settle_payments; in a batch of several events it has
+-- locked the payment, its order and the order's product rows first, and
+-- the locks here are then already held; one event alone takes them here,
+-- in that order). In order:
 --   1. lock the payment row FOR UPDATE, then record the event id (primary
 --      key, ON CONFLICT DO NOTHING): already recorded → duplicate, nothing
 --      else happens;
