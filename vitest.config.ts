@@ -1,8 +1,22 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
-/** Files whose assertions read the events feed, which waits for every older transaction of the whole server. */
-const FEED_READERS = ["test/events/events-feed.test.ts"];
+/**
+ * Files whose assertions wait on the events feed's horizon: the feed, the
+ * webhook relay (which follows it) and event retention (which keeps what an
+ * endpoint's cursor, set at the horizon, has not passed). The horizon waits
+ * for every older transaction on the whole server, other files' databases
+ * included, so these run after the rest, one at a time.
+ */
+const FEED_READERS = [
+  "test/events/events-feed.test.ts",
+  "test/events/purge-old-events.test.ts",
+  "test/events/webhook-delivery.test.ts",
+  "test/events/webhook-delivery.crash.test.ts",
+  "test/events/webhook-endpoints.test.ts",
+  "test/refunds/refunds.test.ts",
+  "test/bench/preload.test.ts",
+];
 
 export default defineConfig({
   // TypeORM entities use legacy decorators with emitted metadata.
@@ -27,7 +41,7 @@ export default defineConfig({
       },
       {
         extends: true,
-        test: { name: "feed", include: FEED_READERS, sequence: { groupOrder: 1 } },
+        test: { name: "feed", include: FEED_READERS, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
     ],
   },
