@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import pg from "pg";
+import { eventIdOf } from "../src/events/event-id.js";
 
 /**
  * The soak's outgoing-webhook side, checked from outside the service:
@@ -129,7 +130,7 @@ export async function watchEvents(
           LIMIT 10000`,
         [cursor.position, cursor.seq],
       );
-      for (const r of rows) if (wanted.has(r.type)) expected.set(r.id, { type: r.type, createdAtMs: Number(r.created_ms) });
+      for (const r of rows) if (wanted.has(r.type)) expected.set(eventIdOf(r.id), { type: r.type, createdAtMs: Number(r.created_ms) });
       const last = rows.at(-1);
       if (last) cursor = { position: last.position, seq: last.seq };
       if (rows.length < 10000) return;

@@ -8,6 +8,7 @@ import { OpenOrdersByHold1764000000013 } from "./1764000000013-OpenOrdersByHold.
 import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 import { EventsResourceOrder1764000000101 } from "./1764000000101-EventsResourceOrder.js";
 import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
+import { EventIdsAsUuid1764000000300 } from "./1764000000300-EventIdsAsUuid.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -26,4 +27,5 @@ export const migrations = [
   CustomerKeys1764000000100,
   EventsResourceOrder1764000000101,
   HotUpdateRoom1764000000200,
+  EventIdsAsUuid1764000000300,
 ];

@@ -7,7 +7,8 @@
 -- the resource's one renderer. Returns those facts, in the order given.
 -- An event's id is time-ordered (orderlock_new_id, a UUID version 7;
 -- src/db/new-id.ts): a new event's key entries land at the end of the
--- events' indexes.
+-- events' indexes. The API shows it as `evt_` and 32 hex digits
+-- (src/events/event-id.ts).
 --
 -- An event's feed position is this transaction's id, or its resource's
 -- previous event's position if that is higher: the previous event committed
@@ -41,7 +42,7 @@ BEGIN
   END IF;
   RETURN QUERY
     INSERT INTO events AS ev (id, type, resource_id, resource_version, position, facts)
-    SELECT 'evt_' || replace(orderlock_new_id()::text, '-', ''), p_type, r.id, (r.f ->> 'version')::int,
+    SELECT orderlock_new_id(), p_type, r.id, (r.f ->> 'version')::int,
            greatest(pg_current_xact_id(),
                     CASE WHEN (r.f ->> 'version')::int > 1 THEN
                       (SELECT e.position FROM events e WHERE e.resource_id = r.id ORDER BY e.resource_version DESC LIMIT 1)

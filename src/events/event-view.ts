@@ -8,6 +8,7 @@ import { orderView, renderOrder } from "../orders/order-view.js";
 import { paymentView, renderPayment } from "../payments/payment-view.js";
 import { refundView, renderRefund } from "../refunds/refund-view.js";
 import { EVENT_TYPES } from "./append-event.js";
+import { eventIdOf } from "./event-id.js";
 
 /** An event as the API shows it; `data.object` is the resource as the API showed it right after the change. */
 export const eventView = z
@@ -20,6 +21,7 @@ export const eventView = z
   .meta({ id: "Event" });
 export type EventView = z.infer<typeof eventView>;
 
+/** An events row; `id` is the stored uuid. */
 export type EventRow = { id: string; type: (typeof EVENT_TYPES)[number]; created_at: Date; facts: Record<string, unknown> };
 
 /** The one rendering of an event: its resource's facts through that resource's one renderer. */
@@ -29,5 +31,5 @@ export function renderEvent(m: EntityManager | DataSource, e: EventRow): EventVi
     : e.type.startsWith("refund.")
       ? renderRefund(asEntity(m, Refund, e.facts))
       : renderPayment(asEntity(m, Payment, e.facts));
-  return { id: e.id, type: e.type, createdAt: e.created_at.toISOString(), data: { object } };
+  return { id: eventIdOf(e.id), type: e.type, createdAt: e.created_at.toISOString(), data: { object } };
 }

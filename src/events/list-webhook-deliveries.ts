@@ -2,6 +2,7 @@ import type { DataSource } from "typeorm";
 import { callOnce } from "../db/sql.js";
 import { NotFoundError } from "../errors.js";
 import { decodeCursor, encodeCursor } from "../pagination.js";
+import { eventIdOf } from "./event-id.js";
 import { readEndpoint } from "./webhook-endpoint-store.js";
 
 type AttemptRow = {
@@ -31,7 +32,7 @@ export async function listWebhookDeliveries(ds: DataSource, endpointId: string, 
   const page = rows.slice(0, q.limit);
   return {
     items: page.map((r) => ({
-      eventId: r.event_id,
+      eventId: eventIdOf(r.event_id),
       attempt: r.attempt,
       status: r.status,
       httpStatus: r.http_status,

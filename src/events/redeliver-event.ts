@@ -1,6 +1,7 @@
 import type { EntityManager } from "typeorm";
 import { sql } from "../db/sql.js";
 import { NotFoundError } from "../errors.js";
+import { rowIdOfEvent } from "./event-id.js";
 
 /**
  * Schedules an event for delivery to an endpoint again, now, with a fresh
@@ -22,7 +23,7 @@ export async function redeliverEvent(m: EntityManager, eventId: string, endpoint
             RETURNING 1
           )
      SELECT EXISTS (SELECT 1 FROM e) AS event, EXISTS (SELECT 1 FROM w) AS endpoint, EXISTS (SELECT 1 FROM up) AS scheduled`,
-    [eventId, endpointId, retryHours],
+    [rowIdOfEvent(eventId), endpointId, retryHours],
   );
   if (!rows[0].event) throw new NotFoundError(`Event ${eventId}`);
   if (!rows[0].endpoint) throw new NotFoundError(`Webhook endpoint ${endpointId}`);

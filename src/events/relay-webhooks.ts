@@ -3,6 +3,7 @@ import type { DataSource } from "typeorm";
 import { callOnce } from "../db/sql.js";
 import { webhookMetrics } from "../metrics/registry.js";
 import { decryptEndpointSecret, signStandardWebhook } from "./endpoint-secret.js";
+import { eventIdOf } from "./event-id.js";
 import { type EventRow, renderEvent } from "./event-view.js";
 import { postWebhook } from "./post-webhook.js";
 import { resolveAllowedUrl, type UrlPolicy, UrlRefusedError } from "./url-policy.js";
@@ -180,15 +181,15 @@ async function attempt(s: RelaySettings, c: Claimed, body: string): Promise<Outc
     target = await withDeadline(resolveAllowedUrl(s.policy, c.url), s.timeoutMs, "resolving the host");
   } catch (err) {
     const error = err instanceof UrlRefusedError ? `refused: ${err.message}` : `refused: ${String(err)}`;
-    s.logger.warn({ endpointId: c.endpoint_id, eventId: c.id, error }, "webhook delivery refused by the URL policy");
+    s.logger.warn({ endpointId: c.endpoint_id, eventId: eventIdOf(c.id), error }, "webhook delivery refused by the URL policy");
     return { ok: false, refused: true, httpStatus: null, error, durationMs: Math.round(performance.now() - started) };
   }
   const secret = decryptEndpointSecret(s.serviceSecret, c.secret_encrypted);
   const timestamp = Math.floor(Date.now() / 1000);
   const headers = {
-    "webhook-id": c.id,
+    "webhook-id": eventIdOf(c.id),
     "webhook-timestamp": String(timestamp),
-    "webhook-signature": signStandardWebhook(secret, c.id, timestamp, body),
+    "webhook-signature": signStandardWebhook(secret, eventIdOf(c.id), timestamp, body),
     "user-agent": "orderlock-webhooks/1",
   };
   const r = await postWebhook(target.url, target.addresses[0], headers, body, s.timeoutMs);
@@ -205,10 +206,10 @@ async function deliverClaimed(ds: DataSource, s: RelaySettings, c: Claimed): Pro
     if (status === "delivered") webhookMetrics.deliveries.inc({ outcome: "delivered" });
     else if (status === "abandoned") webhookMetrics.deliveries.inc({ outcome: "abandoned" });
     else if (!outcome.ok) webhookMetrics.deliveries.inc({ outcome: "failed" });
-    if (status === "abandoned") s.logger.warn({ endpointId: c.endpoint_id, eventId: c.id }, "webhook delivery abandoned");
+    if (status === "abandoned") s.logger.warn({ endpointId: c.endpoint_id, eventId: eventIdOf(c.id) }, "webhook delivery abandoned");
   } catch (err) {
     // Not recorded: the lease runs out and the delivery is attempted again.
-    s.logger.warn({ err, endpointId: c.endpoint_id, eventId: c.id }, "webhook delivery could not be recorded");
+    s.logger.warn({ err, endpointId: c.endpoint_id, eventId: eventIdOf(c.id) }, "webhook delivery could not be recorded");
   }
 }
 

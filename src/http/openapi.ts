@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { eventIdSchema } from "../events/event-id.js";
 import { stripeEventBody } from "../payments/providers/stripe-events.js";
 import { type ProblemCode, problemCatalogue, problemCodes } from "./problem-catalogue.js";
 import {
@@ -38,7 +39,6 @@ import { createRefundBody, listRefundsQuery } from "./routes/refunds.js";
 import { sandboxDisputeBody, sandboxEventBody } from "./routes/sandbox.js";
 import {
   createWebhookEndpointBody,
-  eventIdSchema,
   listWebhookEndpointsQuery,
   redeliverEventBody,
   updateWebhookEndpointBody,

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventIdOf } from "../../src/events/event-id.js";
 import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { createPayment, deliverExpecting, placeOrder, successEvent } from "../support/payment-factories.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
@@ -50,7 +51,7 @@ function naiveReader() {
         seq: number;
       }[];
       for (const r of rows) {
-        seen.push(r.id);
+        seen.push(eventIdOf(r.id));
         last = r.seq;
       }
     },

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { purgeEveryMs } from "../../src/background-jobs.js";
 import { loadConfig } from "../../src/config.js";
+import { eventIdOf } from "../../src/events/event-id.js";
 import { PURGE_OLD_EVENTS_BATCH, purgeOldEvents } from "../../src/events/purge-old-events.js";
 import { createCustomer, createProduct } from "../support/factories.js";
 import { placeOrder } from "../support/payment-factories.js";
@@ -13,6 +14,7 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
+/** An order's event's stored id (a uuid; the API shows it through eventIdOf). */
 const eventOf = async (orderId: string) => (await t.ds.query(`SELECT id FROM events WHERE resource_id = $1`, [orderId]))[0].id as string;
 
 describe("purgeOldEvents", () => {
@@ -31,8 +33,24 @@ describe("purgeOldEvents", () => {
     const [evA, evB, evOld, evAhead, evFresh] = await Promise.all([a, b, old, ahead, fresh].map((o) => eventOf(o.id)));
 
     // evA: a pending delivery (a redelivery); evB: a finished delivery with its attempt log.
-    expect((await t.http().post(`/v1/events/${evA}/redeliver`).set(t.admin).send({ endpointId: ep.id })).status).toBe(202);
-    expect((await t.http().post(`/v1/events/${evB}/redeliver`).set(t.admin).send({ endpointId: ep.id })).status).toBe(202);
+    expect(
+      (
+        await t
+          .http()
+          .post(`/v1/events/${eventIdOf(evA)}/redeliver`)
+          .set(t.admin)
+          .send({ endpointId: ep.id })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await t
+          .http()
+          .post(`/v1/events/${eventIdOf(evB)}/redeliver`)
+          .set(t.admin)
+          .send({ endpointId: ep.id })
+      ).status,
+    ).toBe(202);
     await t.ds.query(`UPDATE webhook_deliveries SET status = 'delivered', finished_at = now(), attempts = 1 WHERE event_id = $1`, [evB]);
     await t.ds.query(
       `INSERT INTO webhook_delivery_attempts (endpoint_id, event_id, attempt, status, http_status, duration_ms) VALUES ($1, $2, 1, 'delivered', 200, 5)`,

@@ -6,6 +6,7 @@ import { ValidationError } from "../../errors.js";
 import { EVENT_TYPES } from "../../events/append-event.js";
 import { createWebhookEndpoint } from "../../events/create-webhook-endpoint.js";
 import { deleteWebhookEndpoint } from "../../events/delete-webhook-endpoint.js";
+import { eventIdSchema } from "../../events/event-id.js";
 import { getWebhookEndpointOrThrow, listWebhookEndpoints } from "../../events/get-webhook-endpoints.js";
 import { listWebhookDeliveries } from "../../events/list-webhook-deliveries.js";
 import { redeliverEvent } from "../../events/redeliver-event.js";
@@ -38,7 +39,6 @@ export const updateWebhookEndpointBody = z
   });
 export const listWebhookEndpointsQuery = z.strictObject({ limit: limitQuery, cursor: cursorQuery });
 export const redeliverEventBody = z.strictObject({ endpointId: uuidSchema });
-export const eventIdSchema = z.string().regex(/^evt_[0-9a-f]{32}$/, "not an event id");
 
 export type WebhookSettings = { policy: UrlPolicy; retryHours: number };
 
