@@ -255,7 +255,7 @@ async function loadChunk(db: pg.Client, from: number, to: number, total: number,
         ORDER BY s.created_at
      )
      INSERT INTO events (id, type, resource_id, resource_version, position, facts, created_at)
-     SELECT ${uuidV7At("at")}, type, resource_id, version, pg_current_xact_id(), facts, at
+     SELECT ${uuidV7At("at")}, type::orderlock_event_type, resource_id, version, pg_current_xact_id(), facts, at
        FROM happened ORDER BY at, step`,
   );
 }

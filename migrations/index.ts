@@ -9,6 +9,7 @@ import { CustomerKeys1764000000100 } from "./1764000000100-CustomerKeys.js";
 import { EventsResourceOrder1764000000101 } from "./1764000000101-EventsResourceOrder.js";
 import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
 import { EventIdsAsUuid1764000000300 } from "./1764000000300-EventIdsAsUuid.js";
+import { EventTypesAsEnum1764000000301 } from "./1764000000301-EventTypesAsEnum.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -28,4 +29,5 @@ export const migrations = [
   EventsResourceOrder1764000000101,
   HotUpdateRoom1764000000200,
   EventIdsAsUuid1764000000300,
+  EventTypesAsEnum1764000000301,
 ];

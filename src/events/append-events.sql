@@ -42,7 +42,7 @@ BEGIN
   END IF;
   RETURN QUERY
     INSERT INTO events AS ev (id, type, resource_id, resource_version, position, facts)
-    SELECT orderlock_new_id(), p_type, r.id, (r.f ->> 'version')::int,
+    SELECT orderlock_new_id(), p_type::orderlock_event_type, r.id, (r.f ->> 'version')::int,
            greatest(pg_current_xact_id(),
                     CASE WHEN (r.f ->> 'version')::int > 1 THEN
                       (SELECT e.position FROM events e WHERE e.resource_id = r.id ORDER BY e.resource_version DESC LIMIT 1)

@@ -34,7 +34,7 @@ export async function listEvents(
        FROM events e
       WHERE (e.position, e.seq) > ($1::xid8, $2::bigint)
         AND e.position < pg_snapshot_xmin(pg_current_snapshot())
-        AND ($3::text IS NULL OR e.type = $3)
+        AND ($3::text IS NULL OR e.type::text = $3)
       ORDER BY e.position, e.seq
       LIMIT $4`,
     [position, seq, q.type ?? null, q.limit],

@@ -67,7 +67,7 @@ export async function fanOutEvents(ds: DataSource, retryHours: number): Promise<
        INSERT INTO webhook_deliveries (endpoint_id, event_id, resource_id, position, seq, give_up_at)
        SELECT b.endpoint_id, b.id, b.resource_id, b.position, b.seq, now() + make_interval(secs => $2::float8 * 3600)
          FROM batch b
-        WHERE b.event_types IS NULL OR b.type = ANY (b.event_types)
+        WHERE b.event_types IS NULL OR b.type::text = ANY (b.event_types)
        ON CONFLICT (endpoint_id, event_id) DO NOTHING
      ), last AS (
        SELECT DISTINCT ON (endpoint_id) endpoint_id, position, seq FROM batch ORDER BY endpoint_id, position DESC, seq DESC

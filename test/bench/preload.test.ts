@@ -58,7 +58,7 @@ describe("bench preload", () => {
   it("when an order's last event and its key's answer are compared with the service's own facts, then they are the same", async () => {
     const r = await one(`
       WITH last AS (
-        SELECT DISTINCT ON (resource_id) resource_id, facts FROM events WHERE type LIKE 'order.%' ORDER BY resource_id, position DESC, seq DESC)
+        SELECT DISTINCT ON (resource_id) resource_id, facts FROM events WHERE type::text LIKE 'order.%' ORDER BY resource_id, position DESC, seq DESC)
       SELECT count(*)::int AS orders,
              count(*) FILTER (WHERE l.facts IS DISTINCT FROM orderlock_order_facts(l.resource_id))::int AS last_differs,
              (SELECT count(*) FROM idempotency_keys k JOIN events e ON e.resource_id = (k.facts ->> 'id')::uuid AND e.type = 'order.placed'
