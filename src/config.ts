@@ -1,3 +1,4 @@
+import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
 
@@ -16,6 +17,8 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default("./.orderlock"),
   EMBEDDED_PG_PORT: intFrom(54329, 1024, 65535),
   EMBEDDED_PG_MAX_CONNECTIONS: intFrom(200, 20, 10000),
+  // PostgreSQL's own advice: a quarter of the memory; here at least its default 128 MB and at most 1 GB.
+  EMBEDDED_PG_SHARED_BUFFERS_MB: intFrom(Math.min(1024, Math.max(128, Math.floor(os.totalmem() / 4 / 2 ** 20))), 16, 1 << 20),
   ADMIN_API_KEY: z.string().min(16).optional(),
   WEBHOOK_SECRET: z.string().min(16).optional(),
   CURRENCY: z
@@ -99,6 +102,7 @@ export type Config = {
   dataDir: string;
   embeddedPgPort: number;
   embeddedPgMaxConnections: number;
+  embeddedPgSharedBuffersMb: number;
   adminApiKey: string | undefined;
   webhookSecret: string | undefined;
   currency: string;
@@ -165,6 +169,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(e.DATA_DIR),
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     embeddedPgMaxConnections: e.EMBEDDED_PG_MAX_CONNECTIONS,
+    embeddedPgSharedBuffersMb: e.EMBEDDED_PG_SHARED_BUFFERS_MB,
     adminApiKey: e.ADMIN_API_KEY,
     webhookSecret: e.WEBHOOK_SECRET,
     currency: e.CURRENCY,

@@ -35,7 +35,10 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Open
       port: config.embeddedPgPort,
       password: secrets.pgPassword,
       database: "orderlock",
-      settings: { max_connections: String(config.embeddedPgMaxConnections) },
+      settings: {
+        max_connections: String(config.embeddedPgMaxConnections),
+        shared_buffers: `${config.embeddedPgSharedBuffersMb}MB`,
+      },
       log: (msg) => logger.info({ component: "embedded-postgres" }, msg),
       warn: (msg) => logger.warn({ component: "embedded-postgres" }, msg),
     });

@@ -17,6 +17,10 @@ describe("the service process", () => {
       body: JSON.stringify({ sku: "CRASH-1", name: "Survivor", priceCents: 100, onHand: 7 }),
     });
     expect(created.status).toBe(201);
+    // Its postgres got a quarter of this machine's memory as shared_buffers, within 128 MB to 1 GB.
+    const opts = (await import("node:fs")).readFileSync(`${cfg.dataDir}/pg/postmaster.opts`, "utf8");
+    const sharedBuffersMb = Number(/shared_buffers=(\d+)MB/.exec(opts)?.[1]);
+    expect(sharedBuffersMb).toBe(Math.min(1024, Math.max(128, Math.floor((await import("node:os")).totalmem() / 4 / 2 ** 20))));
     await first.kill9(); // its postgres lives on, holding the port and the data directory
 
     const second = await startService(cfg);
