@@ -37,6 +37,6 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'concurrent modification of order %', p_order_id USING ERRCODE = '40001';
   END IF;
-  RETURN orderlock_order_facts(p_order_id);
+  RETURN (SELECT f.facts FROM orderlock_order_facts(ARRAY[p_order_id]) f);
 END
 $fn$;

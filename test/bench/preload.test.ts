@@ -60,7 +60,7 @@ describe("bench preload", () => {
       WITH last AS (
         SELECT DISTINCT ON (resource_id) resource_id, facts FROM events WHERE type::text LIKE 'order.%' ORDER BY resource_id, position DESC, seq DESC)
       SELECT count(*)::int AS orders,
-             count(*) FILTER (WHERE l.facts IS DISTINCT FROM orderlock_order_facts(l.resource_id))::int AS last_differs,
+             count(*) FILTER (WHERE l.facts IS DISTINCT FROM (SELECT f.facts FROM orderlock_order_facts(ARRAY[l.resource_id]) f))::int AS last_differs,
              (SELECT count(*) FROM idempotency_keys k JOIN events e ON e.resource_id = (k.facts ->> 'id')::uuid AND e.type = 'order.placed'
                WHERE k.facts IS DISTINCT FROM e.facts OR e.resource_version <> 1 OR k.facts ->> 'status' <> 'reserved')::int AS placed_differs,
              (SELECT count(*) FROM events e JOIN payments p ON p.id = e.resource_id

@@ -52,17 +52,17 @@ describe("SQL functions as source files", () => {
   });
 
   it("when a function in the database drifts from its file, or a stray one appears, then the next migrate puts the files' version back", async () => {
-    await ds.query(`ALTER FUNCTION orderlock_order_facts(uuid) RESET plan_cache_mode`);
-    await ds.query(`UPDATE sql_functions SET checksum = repeat('0', 64) WHERE name = 'orderlock_order_facts'`);
+    await ds.query(`ALTER FUNCTION orderlock_append_events(text, uuid[]) RESET plan_cache_mode`);
+    await ds.query(`UPDATE sql_functions SET checksum = repeat('0', 64) WHERE name = 'orderlock_append_events'`);
     await ds.query(`CREATE FUNCTION orderlock_stray() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$`);
     await ds.query(`CREATE FUNCTION orderlock_settle_payment(int) RETURNS int LANGUAGE sql AS $$ SELECT 1 $$`); // a stale overload
     const result = await migrate(ds);
     expect(result.migrations).toEqual([]);
-    expect(result.functions.sort()).toEqual(["orderlock_order_facts", "orderlock_settle_payment", "orderlock_stray"]);
+    expect(result.functions.sort()).toEqual(["orderlock_append_events", "orderlock_settle_payment", "orderlock_stray"]);
     const sources = loadSqlFunctions();
     const inDb = await functionsInDatabase(ds);
     expect(inDb.map((f) => f.proname)).toEqual(sources.map((s) => s.name).sort());
-    expect(inDb.find((f) => f.proname === "orderlock_order_facts")!.proconfig).toEqual(["plan_cache_mode=force_generic_plan"]);
+    expect(inDb.find((f) => f.proname === "orderlock_append_events")!.proconfig).toEqual(["plan_cache_mode=force_generic_plan"]);
     expect(inDb.every((f) => f.n === 1)).toBe(true);
   });
 

@@ -36,7 +36,7 @@ async function placeBatch(batch: ReturnType<typeof placement>[]): Promise<Row[]>
 }
 
 const orderFactsOf = async (orderId: string) =>
-  ((await t.ds.query(`SELECT orderlock_order_facts($1) AS f`, [orderId])) as { f: Record<string, unknown> }[])[0].f;
+  ((await t.ds.query(`SELECT facts AS f FROM orderlock_order_facts(ARRAY[$1::uuid])`, [orderId])) as { f: Record<string, unknown> }[])[0].f;
 
 const reservedOf = async (sku: string) =>
   ((await t.ds.query(`SELECT reserved, on_hand FROM products WHERE sku = $1`, [sku])) as { reserved: number; on_hand: number }[])[0];
