@@ -30,6 +30,7 @@ DECLARE
   v_e record;
   v_s record;
   v_ids uuid[];
+  v_succeeding uuid[];
   v_orders uuid[];
   v_selling uuid[];
   v_pos int[] := '{}';
@@ -48,15 +49,20 @@ BEGIN
   -- One event alone takes its rows itself, in the same order (payment, then
   -- its order, then the order's products): no locks up front.
   IF jsonb_array_length(p_events) > 1 THEN
-    -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
-    v_ids := ARRAY(SELECT DISTINCT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
-                    WHERE e ->> 'paymentId' IS NOT NULL);
-    PERFORM 1 FROM payments p WHERE p.id = ANY(v_ids) ORDER BY p.id FOR UPDATE;
-    v_orders := ARRAY(SELECT p.order_id FROM payments p WHERE p.id = ANY(v_ids) AND p.status = 'pending');
+    SELECT array_agg(DISTINCT x.id), array_agg(DISTINCT x.id) FILTER (WHERE x.type = 'payment.succeeded')
+      INTO v_ids, v_succeeding
+      FROM (SELECT (e ->> 'paymentId')::uuid AS id, e ->> 'type' AS type FROM jsonb_array_elements(p_events) e) x
+     WHERE x.id IS NOT NULL;
+    -- The payments locked and read in one statement. Their status is read
+    -- after the lock, above the locking subquery: a status test beside the
+    -- ids could be planned as a scan of every pending payment (a partial
+    -- index on status), stale statistics permitting.
+    SELECT array_agg(x.order_id) FILTER (WHERE x.status = 'pending'),
+           array_agg(x.order_id) FILTER (WHERE x.status = 'pending' AND x.id = ANY(v_succeeding))
+      INTO v_orders, v_selling
+      FROM (SELECT p.id, p.order_id, p.status FROM payments p WHERE p.id = ANY(v_ids) ORDER BY p.id FOR UPDATE) x;
     PERFORM 1 FROM orders o WHERE o.id = ANY(v_orders) ORDER BY o.id FOR UPDATE;
-    v_selling := ARRAY(SELECT p.order_id FROM payments p WHERE p.status = 'pending' AND p.id = ANY(ARRAY(
-                    SELECT (e ->> 'paymentId')::uuid FROM jsonb_array_elements(p_events) e
-                     WHERE e ->> 'type' = 'payment.succeeded' AND e ->> 'paymentId' IS NOT NULL)));
+    -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN scans the table.)
     PERFORM 1 FROM products pr
       WHERE pr.sku = ANY(ARRAY(SELECT l.sku FROM order_lines l WHERE l.order_id = ANY(v_selling)))
       ORDER BY pr.sku FOR UPDATE;
@@ -82,10 +88,15 @@ BEGIN
     END IF;
   END LOOP;
 
-  FOR v_type IN SELECT x.t FROM unnest(v_event_types) WITH ORDINALITY AS x(t, n) GROUP BY x.t ORDER BY min(x.n) LOOP
-    PERFORM 1 FROM orderlock_append_events(v_type,
-      ARRAY(SELECT x.id FROM unnest(v_event_types, v_event_ids) WITH ORDINALITY AS x(t, id, n) WHERE x.t = v_type ORDER BY x.n));
-  END LOOP;
+  IF cardinality(v_event_types) > 0 AND v_event_types[1] = ALL(v_event_types) THEN
+    -- All of one type, the usual batch: one call, no grouping.
+    PERFORM 1 FROM orderlock_append_events(v_event_types[1], v_event_ids);
+  ELSE
+    FOR v_type IN SELECT x.t FROM unnest(v_event_types) WITH ORDINALITY AS x(t, n) GROUP BY x.t ORDER BY min(x.n) LOOP
+      PERFORM 1 FROM orderlock_append_events(v_type,
+        ARRAY(SELECT x.id FROM unnest(v_event_types, v_event_ids) WITH ORDINALITY AS x(t, id, n) WHERE x.t = v_type ORDER BY x.n));
+    END LOOP;
+  END IF;
 
   v_counted := ARRAY(SELECT orderlock_record_purchases(v_paid, v_customers, v_amounts, p_shard));
   RETURN QUERY
