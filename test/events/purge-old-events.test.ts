@@ -33,24 +33,14 @@ describe("purgeOldEvents", () => {
     const [evA, evB, evOld, evAhead, evFresh] = await Promise.all([a, b, old, ahead, fresh].map((o) => eventOf(o.id)));
 
     // evA: a pending delivery (a redelivery); evB: a finished delivery with its attempt log.
-    expect(
-      (
-        await t
-          .http()
-          .post(`/v1/events/${eventIdOf(evA)}/redeliver`)
-          .set(t.admin)
-          .send({ endpointId: ep.id })
-      ).status,
-    ).toBe(202);
-    expect(
-      (
-        await t
-          .http()
-          .post(`/v1/events/${eventIdOf(evB)}/redeliver`)
-          .set(t.admin)
-          .send({ endpointId: ep.id })
-      ).status,
-    ).toBe(202);
+    for (const ev of [evA, evB]) {
+      const redelivered = await t
+        .http()
+        .post(`/v1/events/${eventIdOf(ev)}/redeliver`)
+        .set(t.admin)
+        .send({ endpointId: ep.id });
+      expect(redelivered.status).toBe(202);
+    }
     await t.ds.query(`UPDATE webhook_deliveries SET status = 'delivered', finished_at = now(), attempts = 1 WHERE event_id = $1`, [evB]);
     await t.ds.query(
       `INSERT INTO webhook_delivery_attempts (endpoint_id, event_id, attempt, status, http_status, duration_ms) VALUES ($1, $2, 1, 'delivered', 200, 5)`,
