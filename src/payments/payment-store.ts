@@ -151,12 +151,18 @@ export async function lockOverduePayments(m: EntityManager, limit: number): Prom
   return r.rows.map((row) => asEntity(m, Payment, row));
 }
 
-/** Pending payments (whose rows the caller holds) become expired. */
+/**
+ * Pending payments (whose rows the caller holds) become expired. The status
+ * test is written `(...) IS TRUE`, which the planner cannot match to the
+ * partial index on pending payments: as a plain `status = 'pending'` beside
+ * the ids, stale statistics (few pending payments counted) made the plan a
+ * scan of every pending payment, filtered by id.
+ */
 export async function markPaymentsExpired(m: EntityManager, ids: string[]): Promise<void> {
   const r = await sql(
     m,
     `UPDATE payments SET status = 'expired', version = version + 1, updated_at = now()
-      WHERE id = ANY($1::uuid[]) AND status = 'pending'`,
+      WHERE id = ANY($1::uuid[]) AND (status = 'pending') IS TRUE`,
     [ids],
   );
   if (r.rowCount !== ids.length) throw new Error(`invariant broken: expired ${r.rowCount} of ${ids.length} locked pending payments`);
