@@ -18,8 +18,11 @@ const TYPES = [
  * text with a CHECK against the list: the type is the constraint, and a
  * statement that writes events no longer prepares that CHECK again (about
  * 14 % of what writing events cost the order batch; docs/performance.md,
- * "What the events cost"). A new event type is an `ALTER TYPE ... ADD VALUE`
- * here and in EVENT_TYPES (src/events/append-event.ts); a test compares the two.
+ * "What the events cost"). The list below is this migration's snapshot, not
+ * imported from EVENT_TYPES (src/events/append-event.ts), which may grow: a
+ * new event type is `ALTER TYPE orderlock_event_type ADD VALUE` in a new
+ * migration and an entry in EVENT_TYPES; test/events/event-types.test.ts
+ * compares the database's enum with EVENT_TYPES.
  */
 export class EventTypesAsEnum1764000000301 implements MigrationInterface {
   name = "EventTypesAsEnum1764000000301";
