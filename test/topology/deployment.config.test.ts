@@ -32,4 +32,11 @@ describe("deployment settings in the environment", () => {
   it("when REPLICA_MAX_LAG_SECONDS is 0 or negative, then start-up fails naming it", () => {
     expect(() => loadConfig({ REPLICA_MAX_LAG_SECONDS: "0" })).toThrow(/REPLICA_MAX_LAG_SECONDS/);
   });
+
+  it("when EMBEDDED_PG_SHARED_BUFFERS_MB is unset, then the embedded PostgreSQL gets between 128 MB and 1 GB; when set, exactly that", () => {
+    const byDefault = loadConfig({}).embeddedPgSharedBuffersMb;
+    expect(byDefault).toBeGreaterThanOrEqual(128);
+    expect(byDefault).toBeLessThanOrEqual(1024);
+    expect(loadConfig({ EMBEDDED_PG_SHARED_BUFFERS_MB: "256" }).embeddedPgSharedBuffersMb).toBe(256);
+  });
 });
