@@ -29,12 +29,23 @@ describe("new ids", () => {
   });
 
   it("when SQL makes ids, then they are version 7 UUIDs of the database clock, in order", async () => {
-    const rows: { id: string; ms: string }[] = await t.ds.query(
-      `SELECT orderlock_new_id()::text AS id, floor(extract(epoch FROM clock_timestamp()) * 1000)::text AS ms FROM generate_series(1, 3)`,
+    // Each id's time lies between the statement's start and a clock read
+    // taken after it was made (the CTE is materialized row by row ahead of
+    // the outer select), however long the backend is descheduled between.
+    const rows: { id: string; lo: string; hi: string }[] = await t.ds.query(
+      `WITH ids AS MATERIALIZED (SELECT n, orderlock_new_id() AS id FROM generate_series(1, 3) n)
+       SELECT id::text AS id,
+              floor(extract(epoch FROM statement_timestamp()) * 1000)::text AS lo,
+              floor(extract(epoch FROM clock_timestamp()) * 1000)::text AS hi
+         FROM ids ORDER BY n`,
     );
+    let previous = 0;
     for (const r of rows) {
       expect(r.id).toMatch(V7);
-      expect(Math.abs(millisOf(r.id) - Number(r.ms))).toBeLessThanOrEqual(1);
+      expect(millisOf(r.id)).toBeGreaterThanOrEqual(Number(r.lo));
+      expect(millisOf(r.id)).toBeLessThanOrEqual(Number(r.hi));
+      expect(millisOf(r.id)).toBeGreaterThanOrEqual(previous);
+      previous = millisOf(r.id);
     }
   });
 
