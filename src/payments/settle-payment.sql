@@ -1,9 +1,8 @@
--- The payment verdict and its effects: one provider event about one
--- payment, applied at most once, in the caller's transaction (always
--- through orderlock_settle_payments; in a batch of several events it has
--- locked the payment, its order and the order's product rows first, and
--- the locks here are then already held; one event alone takes them here,
--- in that order). In order:
+-- The payment verdict: one provider event about one payment, judged at most
+-- once, in the caller's transaction (always through
+-- orderlock_settle_payments; in a batch of several events it has locked
+-- the payment, its order and the order's product rows first, and the lock
+-- here is then already held). In order:
 --   1. lock the payment row FOR UPDATE, then record the event id (primary
 --      key, ON CONFLICT DO NOTHING): already recorded → duplicate, nothing
 --      else happens;
@@ -20,16 +19,13 @@
 --        failure for an expired payment                → ignored
 --        failure for a succeeded payment               → ignored (paid is final)
 --        pending payment with the exact amount         → processed
---   3. processed: lock the order row, which must be pending_payment; the
---      payment and the order each change by compare-and-swap on the version
---      read under the lock (a lost swap is raised as 40001, so the whole
---      transaction is retried).
---        success: payment succeeded, order paid, the order's held stock
---                 sold (product rows in SKU order: on_hand and reserved
---                 both drop). Returns who paid what, for counting.
---        failure: payment failed, order back to reserved with a fresh hold
---                 of p_hold_seconds; no product row is touched (the stock
---                 stays held).
+--   3. processed, for a pending payment: returns the payment's version read
+--      under the lock (apply_version), its order (apply_order_id) and
+--      whether it succeeded (apply_success), and the caller applies the verdict
+--      with orderlock_apply_payments (apply-payments.sql: payment, order,
+--      stock) before it judges another event of the same payment; a batch
+--      applies the verdicts of all its payments at once. A success returns
+--      who paid what, for counting.
 --      Each returns the event it calls for (order.paid for the order,
 --      payment.failed for the payment), which orderlock_settle_payments
 --      writes for the whole batch, per type, in this transaction: each
@@ -38,20 +34,17 @@
 --      the batch's end are its facts right after its change.
 -- Lock order: payment → order → products → counters, as everywhere.
 CREATE OR REPLACE FUNCTION orderlock_settle_payment(
-  p_event_id text, p_type text, p_payment_id uuid, p_amount_cents bigint, p_hold_seconds int
-) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint, late_refund_id uuid, event_type text, event_resource uuid)
+  p_event_id text, p_type text, p_payment_id uuid, p_amount_cents bigint
+) RETURNS TABLE (outcome text, reason text, paid_by uuid, paid_cents bigint, late_refund_id uuid, event_type text, event_resource uuid,
+                 apply_version int, apply_order_id uuid, apply_success boolean)
 LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
   v_pay payments%ROWTYPE;
-  v_order orders%ROWTYPE;
   v_success boolean := p_type = 'payment.succeeded';
   v_outcome text;
   v_reason text;
-  v_skus text[];
-  v_qtys int[];
-  v_sold int;
   v_late_refund uuid;
 BEGIN
   IF p_type NOT IN ('payment.succeeded', 'payment.failed') THEN
@@ -61,7 +54,7 @@ BEGIN
     SELECT * INTO v_pay FROM payments WHERE id = p_payment_id FOR UPDATE;
   END IF;
   IF NOT orderlock_receive_provider_event(p_event_id, p_payment_id, p_type) THEN
-    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid;
+    RETURN QUERY SELECT 'duplicate'::text, 'event id already received'::text, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid, NULL::int, NULL::uuid, NULL::boolean;
     RETURN;
   END IF;
 
@@ -81,7 +74,7 @@ BEGIN
       RETURNING id INTO v_late_refund;
       UPDATE payments SET refund_claimed_cents = refund_claimed_cents + v_pay.amount_cents WHERE id = v_pay.id;
       RETURN QUERY SELECT 'processed'::text, format('success for a %s payment: refunded in full (late_success)', v_pay.status),
-                          NULL::uuid, NULL::bigint, v_late_refund, NULL::text, NULL::uuid;
+                          NULL::uuid, NULL::bigint, v_late_refund, NULL::text, NULL::uuid, NULL::int, NULL::uuid, NULL::boolean;
       RETURN;
     END IF;
   ELSIF v_pay.status = 'failed' THEN
@@ -91,51 +84,18 @@ BEGIN
   END IF;
   IF v_outcome IS NOT NULL THEN
     UPDATE payment_events SET outcome = v_outcome WHERE event_id = p_event_id;
-    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid;
+    RETURN QUERY SELECT v_outcome, v_reason, NULL::uuid, NULL::bigint, NULL::uuid, NULL::text, NULL::uuid, NULL::int, NULL::uuid, NULL::boolean;
     RETURN;
   END IF;
 
-  SELECT * INTO v_order FROM orders WHERE id = v_pay.order_id FOR UPDATE;
-  IF v_order.status IS DISTINCT FROM 'pending_payment' THEN
-    RAISE EXCEPTION 'invariant broken: pending payment % has order % in % status', v_pay.id, v_pay.order_id, coalesce(v_order.status, 'no');
-  END IF;
-
-  UPDATE payments
-     SET status = CASE WHEN v_success THEN 'succeeded' ELSE 'failed' END,
-         succeeded_at = CASE WHEN v_success THEN now() END,
-         version = version + 1, updated_at = now()
-   WHERE id = v_pay.id AND version = v_pay.version AND status = 'pending';
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'concurrent modification of payment %', v_pay.id USING ERRCODE = '40001';
-  END IF;
-  UPDATE orders
-     SET status = CASE WHEN v_success THEN 'paid' ELSE 'reserved' END,
-         reserved_until = CASE WHEN v_success THEN NULL ELSE now() + make_interval(secs => p_hold_seconds) END,
-         version = version + 1, updated_at = now()
-   WHERE id = v_order.id AND version = v_order.version;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'concurrent modification of order %', v_order.id USING ERRCODE = '40001';
-  END IF;
-  IF NOT v_success THEN
+  -- processed: the caller applies it (orderlock_apply_payments) before it
+  -- judges another event of this payment.
+  IF v_success THEN
+    RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents, NULL::uuid,
+                        'order.paid'::text, v_pay.order_id, v_pay.version, v_pay.order_id, true;
+  ELSE
     RETURN QUERY SELECT 'processed'::text, 'payment failed; order reserved again'::text, NULL::uuid, NULL::bigint, NULL::uuid,
-                        'payment.failed'::text, v_pay.id;
-    RETURN;
+                        'payment.failed'::text, v_pay.id, v_pay.version, v_pay.order_id, false;
   END IF;
-
-  -- Read after the order lock: this snapshot sees the order's current lines.
-  SELECT array_agg(l.sku ORDER BY l.sku), array_agg(l.quantity ORDER BY l.sku) INTO v_skus, v_qtys
-    FROM order_lines l WHERE l.order_id = v_order.id;
-  WITH req AS (SELECT * FROM unnest(v_skus, v_qtys) AS r(sku, qty)),
-  locked AS (SELECT p.sku FROM products p WHERE p.sku = ANY(v_skus) ORDER BY p.sku FOR UPDATE)
-  UPDATE products p
-     SET on_hand = p.on_hand - r.qty, reserved = p.reserved - r.qty, version = p.version + 1, updated_at = now()
-    FROM req r, locked l
-   WHERE p.sku = ANY(v_skus) AND p.sku = r.sku AND l.sku = r.sku;
-  GET DIAGNOSTICS v_sold = ROW_COUNT;
-  IF v_sold <> coalesce(cardinality(v_skus), 0) THEN
-    RAISE EXCEPTION 'invariant broken: sold % of % products for order %', v_sold, cardinality(v_skus), v_order.id;
-  END IF;
-  RETURN QUERY SELECT 'processed'::text, 'payment succeeded; order paid'::text, v_pay.customer_id, v_pay.amount_cents, NULL::uuid,
-                      'order.paid'::text, v_order.id;
 END
 $fn$;

@@ -1,19 +1,25 @@
 -- Provider events about payments in ONE transaction: the service batches
 -- the events that arrive while earlier ones are in the database
 -- (src/db/batcher.ts); one event alone is a batch of one. Each element of
--- p_events carries one orderlock_settle_payment call's arguments (eventId,
--- type, paymentId, amountCents, holdSeconds).
+-- p_events carries one event (eventId, type, paymentId, amountCents,
+-- holdSeconds: the fresh hold a failure gives the order).
 --
 -- What must stay true (lock order: payments → orders → products →
 -- counters, each class in key order, as everywhere):
 -- - A batch of several events locks every payment it names (by id), then
 --   their pending payments' orders (by id), then the product rows of the
 --   orders a success would sell (by SKU), all up front; only then does it
---   settle each event, in arrival order, with orderlock_settle_payment
---   (which finds its rows already locked). One event alone is settled the
---   same way without the locks up front: orderlock_settle_payment takes
---   them itself, in the same order.
--- - The events the settlements call for are written after the loop, one
+--   judge each event, in arrival order, with orderlock_settle_payment (the
+--   verdict; it finds the payment already locked). One event alone is
+--   settled the same way without the locks up front: the verdict locks the
+--   payment, orderlock_apply_payments its order and products.
+-- - What the verdicts call for (payment, order, stock) is applied by
+--   orderlock_apply_payments for all the batch's payments at once, after
+--   the loop: one statement per table, not one per payment. An event about
+--   a payment judged processed earlier in the batch first has what is
+--   judged so far applied, so it is judged on the payment as it now is, as
+--   one by one.
+-- - The events the settlements call for are written after that, one
 --   orderlock_append_events per event type, in arrival order within a type
 --   (each resource changes at most once per batch: see settle-payment.sql).
 -- - The counters move last, once per batch, set-based
@@ -45,6 +51,12 @@ DECLARE
   v_event_types text[] := '{}';
   v_event_ids uuid[] := '{}';
   v_type text;
+  v_payment uuid;
+  v_apply_ids uuid[] := '{}';
+  v_apply_versions int[] := '{}';
+  v_apply_orders uuid[] := '{}';
+  v_apply_success boolean[] := '{}';
+  v_apply_holds int[] := '{}';
 BEGIN
   -- One event alone takes its rows itself, in the same order (payment, then
   -- its order, then the order's products): no locks up front.
@@ -69,9 +81,22 @@ BEGIN
   END IF;
 
   FOR v_e IN SELECT x.e, x.n FROM jsonb_array_elements(p_events) WITH ORDINALITY AS x(e, n) LOOP
+    v_payment := (v_e.e ->> 'paymentId')::uuid;
+    IF v_payment = ANY(v_apply_ids) THEN
+      -- Judged processed earlier in this batch: apply what is judged so far,
+      -- so that this event is judged on the payment as it now is.
+      PERFORM orderlock_apply_payments(v_apply_ids, v_apply_versions, v_apply_orders, v_apply_success, v_apply_holds);
+      v_apply_ids := '{}'; v_apply_versions := '{}'; v_apply_orders := '{}'; v_apply_success := '{}'; v_apply_holds := '{}';
+    END IF;
     SELECT * INTO v_s FROM orderlock_settle_payment(
-      v_e.e ->> 'eventId', v_e.e ->> 'type', (v_e.e ->> 'paymentId')::uuid, (v_e.e ->> 'amountCents')::bigint,
-      (v_e.e ->> 'holdSeconds')::int);
+      v_e.e ->> 'eventId', v_e.e ->> 'type', v_payment, (v_e.e ->> 'amountCents')::bigint);
+    IF v_s.apply_version IS NOT NULL THEN
+      v_apply_ids := v_apply_ids || v_payment;
+      v_apply_versions := v_apply_versions || v_s.apply_version;
+      v_apply_orders := v_apply_orders || v_s.apply_order_id;
+      v_apply_success := v_apply_success || v_s.apply_success;
+      v_apply_holds := v_apply_holds || (v_e.e ->> 'holdSeconds')::int;
+    END IF;
     v_pos := v_pos || v_e.n::int;
     v_outcomes := v_outcomes || v_s.outcome;
     v_reasons := v_reasons || v_s.reason;
@@ -80,13 +105,16 @@ BEGIN
       v_event_types := v_event_types || v_s.event_type;
       v_event_ids := v_event_ids || v_s.event_resource;
     END IF;
-    v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN (v_e.e ->> 'paymentId')::uuid END;
+    v_payment_of := v_payment_of || CASE WHEN v_s.paid_by IS NOT NULL THEN v_payment END;
     IF v_s.paid_by IS NOT NULL THEN
-      v_paid := v_paid || (v_e.e ->> 'paymentId')::uuid;
+      v_paid := v_paid || v_payment;
       v_customers := v_customers || v_s.paid_by;
       v_amounts := v_amounts || v_s.paid_cents;
     END IF;
   END LOOP;
+  IF cardinality(v_apply_ids) > 0 THEN
+    PERFORM orderlock_apply_payments(v_apply_ids, v_apply_versions, v_apply_orders, v_apply_success, v_apply_holds);
+  END IF;
 
   IF cardinality(v_event_types) > 0 AND v_event_types[1] = ALL(v_event_types) THEN
     -- All of one type, the usual batch: one call, no grouping.

@@ -12,12 +12,12 @@ beforeAll(async () => {
 afterAll(async () => t.close());
 
 type Verdict = { pos: number; outcome: string; reason: string; counted: boolean };
-type Event = { eventId: string; paymentId: string | null; amountCents: number };
+type Event = { eventId: string; paymentId: string | null; amountCents: number; type?: "payment.succeeded" | "payment.failed" };
 
 async function confirmBatch(events: Event[], shard = 0): Promise<Verdict[]> {
-  const successes = events.map((e) => ({ ...e, type: "payment.succeeded", holdSeconds: 600 }));
+  const withTypes = events.map((e) => ({ type: "payment.succeeded", ...e, holdSeconds: 600 }));
   return (await t.ds.query(`SELECT * FROM orderlock_settle_payments($1, $2) ORDER BY pos`, [
-    JSON.stringify(successes),
+    JSON.stringify(withTypes),
     shard,
   ])) as Verdict[];
 }
@@ -68,6 +68,46 @@ describe("orderlock_settle_payments (one transaction for a batch of success even
     expect(after.purchases - before.purchases).toBe(2);
     expect(after.revenue - before.revenue).toBe(a.amountCents + b.amountCents);
     expect(after.customers - before.customers).toBe(1); // one customer, however many payments
+    expect((await reconciliation(t)).ok).toBe(true);
+  });
+
+  it("when a batch fails one payment and pays another on the same SKU, then a later success for the failed one in the same batch is judged on it as failed", async () => {
+    const c = await createCustomer(t);
+    const p = await createProduct(t, { priceCents: 100, onHand: 10 });
+    const paid = await createPayment(t, c, (await placeOrder(t, c, [{ sku: p.sku, quantity: 2 }])).id);
+    const failedOrder = await placeOrder(t, c, [{ sku: p.sku, quantity: 3 }]);
+    const failed = await createPayment(t, c, failedOrder.id);
+    const before = await todayCounters();
+
+    const verdicts = await confirmBatch([
+      { eventId: newEventId(), paymentId: failed.id, amountCents: failed.amountCents, type: "payment.failed" },
+      { eventId: newEventId(), paymentId: paid.id, amountCents: paid.amountCents },
+      { eventId: newEventId(), paymentId: failed.id, amountCents: failed.amountCents }, // success, after its failure
+    ]);
+    expect(verdicts.map((v) => [v.outcome, v.counted])).toEqual([
+      ["processed", false],
+      ["processed", true],
+      ["processed", false],
+    ]);
+    expect(verdicts[2].reason).toMatch(/late_success/);
+
+    const [order] = (await t.ds.query(`SELECT status, reserved_until > now() AS held FROM orders WHERE id = $1`, [failedOrder.id])) as {
+      status: string;
+      held: boolean;
+    }[];
+    expect(order).toEqual({ status: "reserved", held: true });
+    const payments = (await t.ds.query(
+      `SELECT status, refund_claimed_cents::int AS claimed FROM payments WHERE id = ANY($1::uuid[]) ORDER BY status`,
+      [[paid.id, failed.id]],
+    )) as { status: string; claimed: number }[];
+    expect(payments).toEqual([
+      { status: "failed", claimed: failed.amountCents },
+      { status: "succeeded", claimed: 0 },
+    ]);
+    // The paid order's 2 units sold; the failed order's 3 still held.
+    expect(await stockOf(t, p.sku)).toEqual({ on_hand: 8, reserved: 3 });
+    const after = await todayCounters();
+    expect(after.purchases - before.purchases).toBe(1);
     expect((await reconciliation(t)).ok).toBe(true);
   });
 });
