@@ -5,6 +5,7 @@ import pg from "pg";
 import type { ApiClient } from "./api-client.js";
 import { type CpuPerRequest, measureCpu } from "./cpu-usage.js";
 import { checkInvariants, recordStockBaseline } from "./invariants.js";
+import { type LatencyPercentiles, type LoggedTransaction, latencyPercentiles, msOf, readTransactionLog } from "./latency.js";
 import { runLoad } from "./load.js";
 import type { LoadResult } from "./load-spec.js";
 import type { LoadDriver, RawDriver } from "./options.js";
@@ -92,7 +93,7 @@ export type FlashResult = {
        */
       allAnsweredMs: number;
       /** The transactions begun after the 1,000th sale, over up to FLASH_SECONDS: refusals, which lock nothing. */
-      afterSellout?: { seconds: number; transactions: number; tps: number; latency: { p50Ms: number; p99Ms: number; maxMs: number } };
+      afterSellout?: { seconds: number; transactions: number; tps: number; latency: LatencyPercentiles };
     };
   };
   criteria: Criterion[];
@@ -202,39 +203,6 @@ async function rawClients(db: pg.Client): Promise<{ clients: number; maxConnecti
   return { clients: Math.max(1, Math.min(FLASH_CONNECTIONS, max - reserved - used - 10)), maxConnections: max };
 }
 
-const percentileOf = (sorted: number[], p: number) =>
-  sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)];
-const msOf = (us: number) => Math.round(us / 100) / 10;
-
-/** `first`: a client's first transaction, whose latency pgbench counts from before its thread opened its connections. */
-type LoggedTransaction = { startUs: number; endUs: number; latencyUs: number; first: boolean };
-
-/** pgbench's per-transaction log: when each started and ended, and how long it took (µs, wall clock). The files are removed. */
-function readTransactionLog(prefix: string): LoggedTransaction[] {
-  const dir = path.dirname(prefix);
-  const base = `${path.basename(prefix)}.`;
-  const out: LoggedTransaction[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    if (!name.startsWith(base)) continue;
-    for (const line of fs.readFileSync(path.join(dir, name), "utf8").split("\n")) {
-      // client transaction(1, 2, ...) latency_us script epoch_s epoch_us (the end); a failed one has no number for its latency
-      const f = line.split(" ");
-      if (f.length < 6) continue;
-      const latencyUs = Number(f[2]);
-      if (!Number.isFinite(latencyUs)) continue;
-      const endUs = Number(f[4]) * 1e6 + Number(f[5]);
-      out.push({ startUs: endUs - latencyUs, endUs, latencyUs, first: f[1] === "1" });
-    }
-    fs.rmSync(path.join(dir, name));
-  }
-  return out;
-}
-
-const latencyOf = (txs: LoggedTransaction[]) => {
-  const sorted = txs.map((t) => t.latencyUs).sort((a, b) => a - b);
-  return { p50Ms: msOf(percentileOf(sorted, 50)), p99Ms: msOf(percentileOf(sorted, 99)), maxMs: msOf(sorted.at(-1) ?? 0) };
-};
-
 /**
  * The raw figures from pgbench's log. Its clients start together once all
  * are open: the first transaction to end marks the load's start. A client's
@@ -262,7 +230,7 @@ function rawFigures(txs: LoggedTransaction[], lastSaleUs: number | undefined): N
       seconds: Math.round(seconds * 10) / 10,
       transactions: after.length,
       tps: after.length / seconds,
-      latency: latencyOf(after),
+      latency: latencyPercentiles(after.map((t) => t.latencyUs)),
     },
   };
 }
@@ -424,7 +392,7 @@ export async function runFlash(ctx: FlashContext): Promise<FlashResult> {
     "flash",
   );
   const raw: FlashResult["raw"] = { result: rawResult, maxConnections, db: await skuState(db, RAW_FLASH_SKU) };
-  if (transactionLog) raw.log = rawFigures(readTransactionLog(transactionLog), await lastRawSaleUs(db));
+  if (transactionLog) raw.log = rawFigures(readTransactionLog(transactionLog, { remove: true }), await lastRawSaleUs(db));
   log(
     `  sold out in ${raw.log?.selloutMs ?? "-"} ms; after it ${fmt(raw.log?.afterSellout?.tps ?? rawResult.tps)} tps${rawResult.connectMs !== undefined ? `; pgbench took ${(rawResult.connectMs / 1000).toFixed(1)} s to connect` : ""}`,
   );

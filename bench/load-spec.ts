@@ -59,6 +59,7 @@ export type LoadResult = {
   requestsPerSecond: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
+  latencyP999Ms: number;
   latencyMeanMs: number;
   latencyMaxMs: number;
   non2xx: number;

@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import autocannon from "autocannon";
 import { readJsonStdin } from "./child-processes.js";
+import { percentile } from "./latency.js";
 import type { FlashTarget, LoadResult, LoadSpec, OrdersTarget, SaleTally, WebhooksTarget } from "./load-spec.js";
 
 /**
@@ -96,10 +97,6 @@ function flashRequest(target: FlashTarget, tally: Tally): autocannon.Request {
   };
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil((sorted.length * p) / 100) - 1)];
-}
-
 function saleOf(sale: NonNullable<Tally["sale"]>): SaleTally {
   const after = [...sale.afterSellout].sort((a, b) => a - b);
   const round = (ms: number) => Math.round(ms * 10) / 10;
@@ -192,6 +189,7 @@ async function main(): Promise<void> {
     requestsPerSecond: durationSeconds > 0 ? responses / durationSeconds : 0,
     latencyP50Ms: result.latency.p50,
     latencyP99Ms: result.latency.p99,
+    latencyP999Ms: result.latency.p99_9,
     latencyMeanMs: result.latency.mean,
     latencyMaxMs: result.latency.max,
     non2xx: result.non2xx,

@@ -1,5 +1,6 @@
 import pg from "pg";
 import { readJsonStdin } from "./child-processes.js";
+import { latencyPercentiles } from "./latency.js";
 import { type RawResult, type RawRunSpec, toParameterised } from "./raw-sql.js";
 
 /**
@@ -30,12 +31,14 @@ async function main(): Promise<void> {
   let transactions = 0;
   let failed = 0;
   let latencyTotalMs = 0;
+  // Each client's first transaction left out, as from pgbench's log (where it includes connecting).
+  const latenciesUs: number[] = [];
   const started = performance.now();
   const deadline = started + spec.durationSeconds * 1000;
 
   await Promise.all(
     clients.map(async (client) => {
-      while (performance.now() < deadline) {
+      for (let n = 1; performance.now() < deadline; n++) {
         const vars: Record<string, unknown> = {};
         for (const [name, [min, max]] of random) vars[name] = min + Math.floor(Math.random() * (max - min + 1));
         const t0 = performance.now();
@@ -56,7 +59,9 @@ async function main(): Promise<void> {
             }
           }
           transactions++;
-          latencyTotalMs += performance.now() - t0;
+          const ms = performance.now() - t0;
+          latencyTotalMs += ms;
+          if (n > 1) latenciesUs.push(ms * 1000);
         } catch (err) {
           failed++;
           await client.query("ROLLBACK").catch(() => {});
@@ -76,6 +81,7 @@ async function main(): Promise<void> {
     failed,
     tps: transactions / elapsedSeconds,
     latencyAvgMs: transactions > 0 ? latencyTotalMs / transactions : undefined,
+    latency: latencyPercentiles(latenciesUs),
   };
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }

@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { benchScript, runJsonWorker, track, withOpenFiles } from "./child-processes.js";
+import { type LatencyPercentiles, latencyPercentiles, readTransactionLog } from "./latency.js";
 import type { RawDriver } from "./options.js";
 
 /**
@@ -44,6 +45,12 @@ export type RawResult = {
   failed: number;
   tps: number;
   latencyAvgMs: number | undefined;
+  /**
+   * Each transaction's latency, from its first statement sent to its last
+   * answer, as the driver timed it (pgbench: from its transaction log),
+   * each client's first transaction left out (pgbench counts its connecting).
+   */
+  latency?: LatencyPercentiles;
   /** pgbench: how long it took to open its connections, which its -T duration includes. */
   connectMs?: number;
 };
@@ -75,11 +82,17 @@ export async function runRawSql(spec: RawRunSpec, driver: RawDriver, scriptDir: 
   const scriptFile = path.join(scriptDir, `${label}.sql`);
   fs.mkdirSync(scriptDir, { recursive: true, mode: 0o755 });
   fs.writeFileSync(scriptFile, pgbenchScript(spec.transaction));
-  return runPgbench(spec, scriptFile);
+  return runPgbench(spec, scriptFile, path.join(scriptDir, `${label}-log`));
 }
 
-function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
+/**
+ * pgbench always logs each transaction, for the latency percentiles; the log
+ * is removed after, unless the caller named it (spec.transactionLog) to read
+ * it too.
+ */
+function runPgbench(spec: RawRunSpec, scriptFile: string, ownLog: string): Promise<RawResult> {
   const url = new URL(spec.databaseUrl);
+  const logPrefix = spec.transactionLog ?? ownLog;
   const args = [
     "-n", // no vacuum of pgbench's own tables: we have none
     "-f",
@@ -98,7 +111,8 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
     url.port,
     "-U",
     decodeURIComponent(url.username),
-    ...(spec.transactionLog ? ["-l", `--log-prefix=${spec.transactionLog}`] : []),
+    "-l",
+    `--log-prefix=${logPrefix}`,
     url.pathname.slice(1),
   ];
   // A socket per client, and a few more.
@@ -136,6 +150,11 @@ function runPgbench(spec: RawRunSpec, scriptFile: string): Promise<RawResult> {
         failed: number(/number of failed transactions: (\d+)/) ?? 0,
         tps,
         latencyAvgMs: number(/latency average = ([\d.]+) ms/),
+        latency: latencyPercentiles(
+          readTransactionLog(logPrefix, { remove: spec.transactionLog === undefined })
+            .filter((t) => !t.first)
+            .map((t) => t.latencyUs),
+        ),
         connectMs: number(/initial connection time = ([\d.]+) ms/),
       });
     });

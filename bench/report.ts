@@ -79,6 +79,9 @@ function outcomes(cell: CellResult): string {
 
 const fixed = (n: number, digits = 0) => n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 
+/** Latencies: a tenth of a millisecond below 10 ms, whole milliseconds above. */
+const latencyMs = (ms: number) => fixed(ms, ms < 10 ? 1 : 0);
+
 export function formatTable(cells: CellResult[]): string {
   const header = [
     "workload",
@@ -86,7 +89,10 @@ export function formatTable(cells: CellResult[]): string {
     "service req/s",
     "p50 ms",
     "p99 ms",
+    "p99.9 ms",
     "raw-SQL tps",
+    "raw p99 ms",
+    "raw p99.9 ms",
     "ratio",
     "errors",
     "RSS MiB",
@@ -96,6 +102,8 @@ export function formatTable(cells: CellResult[]): string {
   ];
   const rows = cells.map((cell) => {
     const raw = fixed(cell.raw.tps);
+    const rawP99 = cell.raw.latency ? latencyMs(cell.raw.latency.p99Ms) : "-";
+    const rawP999 = cell.raw.latency ? latencyMs(cell.raw.latency.p999Ms) : "-";
     const rawPg = cell.cpuMs?.raw ? fixed(cell.cpuMs.raw.postgresMs, 2) : "-";
     const ratio = cell.ratio === undefined ? "-" : fixed(cell.ratio, 3);
     if (isSkipped(cell.service)) {
@@ -106,7 +114,10 @@ export function formatTable(cells: CellResult[]): string {
         cell.service.skipped.replace(/ \(.*\)$/, ""),
         "-",
         "-",
+        "-",
         raw,
+        rawP99,
+        rawP999,
         ratio,
         "-",
         "-",
@@ -124,9 +135,12 @@ export function formatTable(cells: CellResult[]): string {
       cell.workload,
       String(cell.connections),
       rps,
-      fixed(s.latencyP50Ms),
-      fixed(s.latencyP99Ms),
+      latencyMs(s.latencyP50Ms),
+      latencyMs(s.latencyP99Ms),
+      s.latencyP999Ms === undefined ? "-" : latencyMs(s.latencyP999Ms),
       raw,
+      rawP99,
+      rawP999,
       ratio,
       fixed(errorCount(s)),
       rss,
@@ -136,7 +150,7 @@ export function formatTable(cells: CellResult[]): string {
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const numeric = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
   const line = (cols: string[]) =>
     cols
       .map((c, i) => (numeric.has(i) ? c.padStart(widths[i]) : c.padEnd(widths[i])))
@@ -286,7 +300,10 @@ export function writeResults(
     // What the columns mean, for whoever reads this file without the code.
     legend: {
       "service.requestsPerSecond": "responses per second over the cell, any status",
-      "service.latencyP50Ms/latencyP99Ms": "response latency percentiles measured by the load generator, ms",
+      "service.latencyP50Ms/latencyP99Ms/latencyP999Ms":
+        "response latency percentiles (p50, p99, p99.9) measured by the load generator, ms",
+      "raw.latency":
+        "p50, p99, p99.9 and max latency of the raw transactions (pgbench: from its per-transaction log), each client's first left out, ms",
       "raw.tps": "transactions per second of the same SQL transaction run directly against the same PostgreSQL",
       ratio: "service.requestsPerSecond / raw.tps",
       soak: "--soak: orders at 16 connections in chunks, beside order lives (pay, refund, cancel, signed provider webhooks) and an outgoing-webhook endpoint, with event retention and Idempotency-Key TTL compressed to a tenth of the soak; after each chunk the service's RSS (/proc), V8 heap in use (/metrics) and the rows of the purged tables; memory flat unless the lowest RSS of the last third exceeds the highest of the first third by more than 25 %; a table bounded unless, over the samples from 2 × the retention on, both its highest row count in the last third exceeds that of the first third by more than 25 % + 1000 rows and its highest seconds of inserts held (rows ÷ insert rate over the last retention + purge interval) does so by more than 25 %; every subscribed event delivered at least once, correctly signed",

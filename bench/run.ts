@@ -162,7 +162,7 @@ async function runCells(
         serviceCpu = cpuDone(result.responses);
         serviceDb = perRequest(dbBefore, await readDbCounters(db, 1100), result.responses);
         log(
-          `  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`,
+          `  ${fmt(result.requestsPerSecond)} req/s, p99 ${result.latencyP99Ms} ms, p99.9 ${result.latencyP999Ms} ms, ${result.non2xx} non-2xx; service RSS ${svc.rssMiB() ?? "?"} MiB`,
         );
         rssAfterService.push(svc.rssMiB());
         afterService = await checkInvariants(db, `${cell} (service)`);
@@ -185,7 +185,7 @@ async function runCells(
       const rawCpu = rawCpuDone(raw.transactions);
       const rawDb = perRequest(rawDbBefore, await readDbCounters(db, 1100), raw.transactions);
       if (raw.failed > 0) throw new Error(`${cell}: ${raw.failed} raw-SQL transactions failed; the raw script is broken`);
-      log(`  ${fmt(raw.tps)} tps`);
+      log(`  ${fmt(raw.tps)} tps${raw.latency ? `, p99 ${raw.latency.p99Ms} ms, p99.9 ${raw.latency.p999Ms} ms` : ""}`);
       log(`  CPU ms per request: ${describeCpu(serviceCpu)}; per raw transaction: ${describeCpu(rawCpu)}`);
       log(`  per request: ${describeDb(serviceDb)}; per raw transaction: ${describeDb(rawDb)}`);
       const afterRaw = await checkInvariants(db, `${cell} (raw SQL)`);

@@ -86,9 +86,9 @@ function done(summary, latency, requests)
   -- A script may add members (the flash sale's tally).
   local more = extra_json and extra_json(threads) or ""
   io.write(string.format(
-    '{"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"meanUs":%f,"maxUs":%d,"non2xx":%d,"timeouts":%d,"socketErrors":%d,' ..
+    '{"requests":%d,"durationUs":%d,"p50Us":%d,"p99Us":%d,"p999Us":%d,"meanUs":%f,"maxUs":%d,"non2xx":%d,"timeouts":%d,"socketErrors":%d,' ..
     '"created":%d,"outOfStock":%d,"exhausted":%s,"problems":%s,"webhookOutcomes":%s%s}\\n',
-    summary.requests, duration, latency:percentile(50), latency:percentile(99), latency.mean, latency.max,
+    summary.requests, duration, latency:percentile(50), latency:percentile(99), latency:percentile(99.9), latency.mean, latency.max,
     e.status, e.timeout, e.connect + e.read + e.write, c, o, tostring(ex), json_map(pr), json_map(oc), more))
 end
 `;
@@ -265,6 +265,7 @@ type WrkReport = {
   durationUs: number;
   p50Us: number;
   p99Us: number;
+  p999Us: number;
   meanUs: number;
   maxUs: number;
   non2xx: number;
@@ -345,6 +346,7 @@ export function runWrk(spec: LoadSpec, scriptDir: string, label: string): Promis
         requestsPerSecond: durationSeconds > 0 ? r.requests / durationSeconds : 0,
         latencyP50Ms: Math.round(r.p50Us / 100) / 10,
         latencyP99Ms: Math.round(r.p99Us / 100) / 10,
+        latencyP999Ms: Math.round(r.p999Us / 100) / 10,
         latencyMeanMs: Math.round(r.meanUs / 10) / 100,
         latencyMaxMs: ms(r.maxUs),
         non2xx: r.non2xx,
