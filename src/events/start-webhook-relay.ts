@@ -2,8 +2,9 @@ import type { DataSource } from "typeorm";
 import { type RelaySettings, relayWebhooks } from "./relay-webhooks.js";
 
 /**
- * Runs the relay on this instance: a tick every `intervalMs`, at once again
- * when a tick filled every free slot. Ticks never overlap; deliveries run
+ * Runs the relay on this instance: a tick every `intervalMs` while there is
+ * nothing to deliver; after a tick that started deliveries, the next one as
+ * soon as a slot is free (at once if one still is). Ticks never overlap; deliveries run
  * past their tick, at most `concurrency` at once; stop() waits for the tick
  * and the deliveries in progress (each bounded by the timeout). Every instance runs one; they share the work through the
  * database (relay-webhooks.ts). A failing tick is logged and tried again.
@@ -17,7 +18,12 @@ export function startWebhookRelay(ds: DataSource, settings: RelaySettings & { in
     if (stopped) return;
     timer = setTimeout(() => {
       current = relayWebhooks(ds, settings, inFlight)
-        .then((n) => schedule(n > 0 && inFlight.size < settings.concurrency ? 0 : settings.intervalMs))
+        .then(async (n) => {
+          if (n === 0) return schedule(settings.intervalMs);
+          // A backlog: tick again as soon as a slot is free, not a whole interval later.
+          if (inFlight.size >= settings.concurrency) await Promise.race(inFlight);
+          schedule(0);
+        })
         .catch((err: unknown) => {
           settings.logger.warn({ err }, "webhook relay tick failed");
           schedule(settings.intervalMs);
