@@ -20,7 +20,7 @@ const EVENTS = 12;
 let t: TestApp;
 
 beforeAll(async () => {
-  t = await startTestApp({ webhooks: { policy } });
+  t = await startTestApp({ webhooks: { policy, retryHours: 1 } });
 });
 afterAll(async () => {
   await t.close();
