@@ -12,9 +12,9 @@ function routeOf(req: Request): string {
 /**
  * Per request: an id (X-Request-Id, echoed when the client sent a sane one),
  * a logger bound to it (req.log), one JSON access-log line (id, method,
- * route, status, latency; 5xx at error level) and the latency histogram.
- * Deliberately lean, one `finish` listener: this runs on every request of
- * the hot paths.
+ * route, status, latency; 5xx at error level), the latency histogram and
+ * the gauge of requests in flight. Deliberately lean, a `finish` and a
+ * `close` listener: this runs on every request of the hot paths.
  *
  * req.log is a getter defined once on the app's request prototype, and the
  * child logger is made only when something logs. Defining it on each request
@@ -42,6 +42,8 @@ export function observeRequests(app: Express, logger: Logger) {
     req.id = id;
     res.setHeader("X-Request-Id", id);
     const started = performance.now();
+    httpMetrics.inFlight.inc();
+    res.once("close", () => httpMetrics.inFlight.dec());
     res.once("finish", () => {
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(req);

@@ -15,6 +15,11 @@ export const httpMetrics = {
     buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   }),
+  inFlight: new Gauge({
+    name: "orderlock_http_requests_in_flight",
+    help: "HTTP requests received and not yet answered (or hung up on)",
+    registers: [registry],
+  }),
 };
 
 export const concurrencyMetrics = {

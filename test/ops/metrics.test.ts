@@ -42,6 +42,8 @@ describe("operations endpoints", () => {
       metric(after, "orderlock_version_conflicts_total", conflicts) - metric(before, "orderlock_version_conflicts_total", conflicts),
     ).toBe(1);
     expect(metric(after, "orderlock_idempotent_replays_total") - metric(before, "orderlock_idempotent_replays_total")).toBe(1);
+    // Requests in flight: the /metrics request itself; every other one was answered.
+    expect(metric(after, "orderlock_http_requests_in_flight")).toBe(1);
     for (const name of [
       "orderlock_http_request_duration_seconds_bucket",
       "orderlock_lock_wait_seconds_bucket",
