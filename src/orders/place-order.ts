@@ -7,10 +7,11 @@ import { crashPoint } from "../fault-injection.js";
 import type { IdempotencyContext } from "../idempotency/execute-command.js";
 import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
+import { decisionOf, RATE_LIMIT_WINDOW_MS, type RateLimitDecision, rateLimitKey } from "../rate-limits/consume-rate-limit.js";
 import { orderFromFacts } from "./order-store.js";
 import type { OrderFacts } from "./order-view.js";
 
-export type OrderPolicy = { reservationTtlSeconds: number; maxUnitsPerCustomerSku: number };
+export type OrderPolicy = { reservationTtlSeconds: number; maxUnitsPerCustomerSku: number; rateLimitPerMinute: number };
 
 /** What placing an order decided, as facts (the route renders the answer from them, first time or replayed). */
 export type PlaceOrderOutcome = { replayed: boolean } & (
@@ -19,9 +20,18 @@ export type PlaceOrderOutcome = { replayed: boolean } & (
   | { outcome: "unknown_sku"; unknownSkus: string[] }
 );
 
-type PlaceRow = { replayed: boolean; outcome: "placed" | "out_of_stock" | "unknown_sku" | "in_use" | "reused"; facts: unknown };
+/** One row of orderlock_place_counted_orders. */
+type PlaceRow = {
+  pos: number;
+  allowed: boolean;
+  remaining: number;
+  ms_left: string;
+  replayed: boolean;
+  outcome: "placed" | "out_of_stock" | "unknown_sku" | "in_use" | "reused" | "rate_limited";
+  facts: unknown;
+};
 
-/** The arguments of one orderlock_place_order call; a batch sends a JSON array of them. */
+/** The arguments of one orderlock_place_order call, and the request's rate-limit count; a batch sends a JSON array of them. */
 type Placement = {
   owner: string | null;
   key: string | null;
@@ -33,6 +43,8 @@ type Placement = {
   qtys: number[];
   holdSeconds: number;
   cap: number;
+  rateKey: string;
+  rateLimit: number;
 };
 
 /**
@@ -52,27 +64,14 @@ const placerFor = batcherPerDataSource(
     }),
 );
 
-/** One database call, its own transaction: the single-order function (place-order.sql), or the batch one (place-orders.sql). */
+/** One database call: orderlock_place_counted_orders (place-counted-orders.sql) counts the batch's requests, then places the allowed. */
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   try {
-    if (batch.length === 1) {
-      const p = batch[0];
-      const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_order($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
-        p.owner,
-        p.key,
-        p.fingerprint,
-        p.keyTtlHours,
-        p.orderId,
-        p.customerId,
-        p.skus,
-        p.qtys,
-        p.holdSeconds,
-        p.cap,
-      ]);
-      return rows;
-    }
-    const { rows } = await callOnce<PlaceRow & { pos: number }>(ds, `SELECT * FROM orderlock_place_orders($1)`, [JSON.stringify(batch)]);
+    const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_counted_orders($1, $2)`, [
+      JSON.stringify(batch),
+      RATE_LIMIT_WINDOW_MS,
+    ]);
     const byPosition: PlaceRow[] = [];
     for (const r of rows) byPosition[r.pos - 1] = r;
     return byPosition;
@@ -103,24 +102,32 @@ function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
 
 /**
  * Places an order, all or nothing, honouring its Idempotency-Key, as ONE
- * database call: orderlock_place_order (place-order.sql) is its own
- * transaction, and takes, in order, the key's advisory lock, the customer
- * row (only with a per-customer cap), then every product row of the order
- * in SKU order (orderlock_move_reservations), held only until the COMMIT of
- * that same statement. Orders that arrive while others are in the database
- * go together as one call of orderlock_place_orders (place-orders.sql): the
- * same function per order, in arrival order, in one transaction that locks
- * every row of the batch up front in that same order.
+ * database call that is its own transaction. Orders that arrive while others
+ * are in the database go together as one call
+ * (orderlock_place_counted_orders, place-counted-orders.sql): first each
+ * request is counted against its customer's rate limit
+ * (orderlock_count_requests, the same count the middleware makes for every
+ * other request), then the allowed orders are placed by
+ * orderlock_place_orders, each exactly as orderlock_place_order would place
+ * it alone, in arrival order. Locks, in order: the rate-limit counters by
+ * key, the Idempotency-Keys' advisory locks, the customers (only with a
+ * per-customer cap), then every product of the batch in SKU order, all
+ * held until the COMMIT of that one call.
+ *
+ * `counted` gets the request's rate-limit decision before anything else is
+ * answered and answers a refused request (the route's answerRateLimit
+ * throws 429 rate_limited); a refused order is not placed and its key not
+ * claimed, but its request counts.
  *
  * Returns what was decided, first time or replayed from the key: placed (the
  * order), out_of_stock (every short line) or unknown_sku. A key in flight →
  * 409 idempotency_key_in_use; another request under the same key → 422
  * idempotency_key_reused. Deadlocks and serialization failures retry the
- * whole call (it is the whole transaction).
+ * whole call.
  */
 export async function placeOrder(
   ds: DataSource,
-  request: { customerId: string; lines: StockLine[]; idempotency?: IdempotencyContext },
+  request: { customerId: string; lines: StockLine[]; idempotency?: IdempotencyContext; counted: (rate: RateLimitDecision) => void },
   policy: OrderPolicy & { idempotencyTtlHours: number },
 ): Promise<PlaceOrderOutcome> {
   const key = request.idempotency?.key;
@@ -136,7 +143,11 @@ export async function placeOrder(
     qtys: request.lines.map((l) => l.quantity),
     holdSeconds: policy.reservationTtlSeconds,
     cap: policy.maxUnitsPerCustomerSku,
+    rateKey: rateLimitKey(request.customerId),
+    rateLimit: policy.rateLimitPerMinute,
   });
+  request.counted(decisionOf(policy.rateLimitPerMinute, { ...row, msLeft: row.ms_left }));
+  if (row.outcome === "rate_limited") throw new Error("placeOrder: counted() must answer a refused request");
   if (row.outcome === "in_use") {
     idempotencyMetrics.inUse.inc();
     throw new IdempotencyKeyInUseError();

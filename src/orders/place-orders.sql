@@ -36,45 +36,48 @@ DECLARE
   v_fresh boolean;
   v_fits boolean;
 BEGIN
-  -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN is a
-  -- sequential scan of the table; this one is an index scan.)
-  PERFORM 1 FROM customers c
-    WHERE c.id = ANY(ARRAY(SELECT (e ->> 'customerId')::uuid FROM jsonb_array_elements(p_orders) e
-                            WHERE (e ->> 'cap')::int > 0))
-    ORDER BY c.id FOR NO KEY UPDATE;
-  PERFORM 1 FROM products p
-    WHERE p.sku = ANY(ARRAY(SELECT jsonb_array_elements_text(e -> 'skus') FROM jsonb_array_elements(p_orders) e))
-    ORDER BY p.sku FOR UPDATE;
+  -- One order alone is simply orderlock_place_order (it takes its own locks).
+  IF jsonb_array_length(p_orders) > 1 THEN
+    -- (= ANY(ARRAY(...)), not IN (SELECT ...): the generic plan of IN is a
+    -- sequential scan of the table; this one is an index scan.)
+    PERFORM 1 FROM customers c
+      WHERE c.id = ANY(ARRAY(SELECT (e ->> 'customerId')::uuid FROM jsonb_array_elements(p_orders) e
+                              WHERE (e ->> 'cap')::int > 0))
+      ORDER BY c.id FOR NO KEY UPDATE;
+    PERFORM 1 FROM products p
+      WHERE p.sku = ANY(ARRAY(SELECT jsonb_array_elements_text(e -> 'skus') FROM jsonb_array_elements(p_orders) e))
+      ORDER BY p.sku FOR UPDATE;
 
-  -- Every key's lock first (a later statement's snapshot then sees every key
-  -- stored before it was granted), then whether the batch is all new orders.
-  SELECT coalesce(bool_and(e ->> 'key' IS NOT NULL AND (e ->> 'cap')::int = 0
-                           AND pg_try_advisory_xact_lock(hashtextextended((e ->> 'owner') || E'\n' || (e ->> 'key'), 0))), false)
-    INTO v_fresh FROM jsonb_array_elements(p_orders) e;
-  IF v_fresh THEN
-    SELECT count(DISTINCT (e ->> 'owner', e ->> 'key')) = count(*)
-           AND NOT bool_or(EXISTS (SELECT 1 FROM idempotency_keys i WHERE i.owner = e ->> 'owner' AND i.key = e ->> 'key'))
+    -- Every key's lock first (a later statement's snapshot then sees every key
+    -- stored before it was granted), then whether the batch is all new orders.
+    SELECT coalesce(bool_and(e ->> 'key' IS NOT NULL AND (e ->> 'cap')::int = 0
+                             AND pg_try_advisory_xact_lock(hashtextextended((e ->> 'owner') || E'\n' || (e ->> 'key'), 0))), false)
       INTO v_fresh FROM jsonb_array_elements(p_orders) e;
-  END IF;
-  IF v_fresh THEN
-    SELECT bool_and(m.ok) INTO v_fits
-      FROM (SELECT array_agg(d.sku ORDER BY d.sku) AS skus, array_agg(d.qty ORDER BY d.sku) AS qtys
-              FROM (SELECT l.sku, sum(l.qty::int)::int AS qty
-                      FROM jsonb_array_elements(p_orders) e
-                      CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements_text(e -> 'skus'),
-                                                   jsonb_array_elements_text(e -> 'qtys')) AS l(sku, qty)
-                     GROUP BY l.sku) d) demand
-      CROSS JOIN LATERAL orderlock_move_reservations(demand.skus, array_fill(0, ARRAY[cardinality(demand.skus)]), demand.qtys,
-                                                     NULL, 0, NULL) m;
-    IF v_fits THEN
-      RETURN QUERY
-        WITH c AS (SELECT * FROM orderlock_create_orders(p_orders)),
-        o AS (SELECT x.n, x.e, (x.e ->> 'orderId')::uuid AS id FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n)),
-        stored AS (
-          INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts)
-          SELECT o.e ->> 'owner', o.e ->> 'key', o.e ->> 'fingerprint', 'placed', c.facts FROM o JOIN c ON c.order_id = o.id)
-        SELECT o.n::int, false, 'placed'::text, c.facts FROM o JOIN c ON c.order_id = o.id ORDER BY o.n;
-      RETURN;
+    IF v_fresh THEN
+      SELECT count(DISTINCT (e ->> 'owner', e ->> 'key')) = count(*)
+             AND NOT bool_or(EXISTS (SELECT 1 FROM idempotency_keys i WHERE i.owner = e ->> 'owner' AND i.key = e ->> 'key'))
+        INTO v_fresh FROM jsonb_array_elements(p_orders) e;
+    END IF;
+    IF v_fresh THEN
+      SELECT bool_and(m.ok) INTO v_fits
+        FROM (SELECT array_agg(d.sku ORDER BY d.sku) AS skus, array_agg(d.qty ORDER BY d.sku) AS qtys
+                FROM (SELECT l.sku, sum(l.qty::int)::int AS qty
+                        FROM jsonb_array_elements(p_orders) e
+                        CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements_text(e -> 'skus'),
+                                                     jsonb_array_elements_text(e -> 'qtys')) AS l(sku, qty)
+                       GROUP BY l.sku) d) demand
+        CROSS JOIN LATERAL orderlock_move_reservations(demand.skus, array_fill(0, ARRAY[cardinality(demand.skus)]), demand.qtys,
+                                                       NULL, 0, NULL) m;
+      IF v_fits THEN
+        RETURN QUERY
+          WITH c AS (SELECT * FROM orderlock_create_orders(p_orders)),
+          o AS (SELECT x.n, x.e, (x.e ->> 'orderId')::uuid AS id FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n)),
+          stored AS (
+            INSERT INTO idempotency_keys (owner, key, fingerprint, outcome, facts)
+            SELECT o.e ->> 'owner', o.e ->> 'key', o.e ->> 'fingerprint', 'placed', c.facts FROM o JOIN c ON c.order_id = o.id)
+          SELECT o.n::int, false, 'placed'::text, c.facts FROM o JOIN c ON c.order_id = o.id ORDER BY o.n;
+        RETURN;
+      END IF;
     END IF;
   END IF;
 

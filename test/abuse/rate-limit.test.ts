@@ -4,7 +4,7 @@ import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
 import { createHttpServer } from "../../src/http/server.js";
 import { purgeExpiredRateLimits } from "../../src/rate-limits/purge-expired-rate-limits.js";
-import { createCustomer } from "../support/factories.js";
+import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { startTestApp, type TestApp, testAppDeps } from "../support/test-app.js";
 
 const LIMIT = 10;
@@ -53,6 +53,67 @@ describe("per-customer-key rate limit", () => {
       server2.close();
       await ds2.destroy();
     }
+  });
+
+  it("when a customer's orders and other requests together exceed the limit, then exactly the limit is served; a refused order places nothing and claims no key", async () => {
+    // Orders are counted in the order's own database call (batched), other
+    // requests by the middleware: one count for both.
+    const c = await createCustomer(t);
+    const p = await createProduct(t, { onHand: 100 });
+    const keys = Array.from({ length: LIMIT + 3 }, () => uniqueKey());
+    const results = await Promise.all([
+      ...keys.map((key) =>
+        t
+          .http()
+          .post("/v1/orders")
+          .set(c.auth)
+          .set("Idempotency-Key", key)
+          .send({ lines: [{ sku: p.sku, quantity: 1 }] }),
+      ),
+      ...Array.from({ length: 3 }, () => t.http().get("/v1/products").set(c.auth)),
+    ]);
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(16 - LIMIT);
+    expect(statuses.filter((s) => s === 201 || s === 200)).toHaveLength(LIMIT);
+    for (const r of results) {
+      expect(r.headers["ratelimit-limit"]).toBe(String(LIMIT));
+      if (r.status === 429) expect(r.body.code).toBe("rate_limited");
+    }
+    const placed = results.slice(0, keys.length).filter((r) => r.status === 201);
+    const refusedKeys = keys.filter((_, i) => results[i].status === 429);
+    expect(refusedKeys.length).toBeGreaterThan(0);
+    const [row] = (await t.ds.query(
+      `SELECT (SELECT count(*)::int FROM orders WHERE customer_id = $1) AS orders,
+              (SELECT reserved FROM products WHERE sku = $2) AS reserved,
+              (SELECT count(*)::int FROM idempotency_keys WHERE key = ANY($3)) AS claimed,
+              (SELECT points FROM rate_limits WHERE key = $4) AS points`,
+      [c.id, p.sku, refusedKeys, `cust:${c.id}`],
+    )) as { orders: number; reserved: number; claimed: number; points: number }[];
+    expect(row).toEqual({ orders: placed.length, reserved: placed.length, claimed: 0, points: 16 });
+
+    // In a new window, a refused order's key places it: the refusal stored nothing under it.
+    await t.ds.query(`UPDATE rate_limits SET expire = (extract(epoch FROM now()) * 1000)::bigint - 1 WHERE key = $1`, [`cust:${c.id}`]);
+    const again = await t
+      .http()
+      .post("/v1/orders")
+      .set(c.auth)
+      .set("Idempotency-Key", refusedKeys[0])
+      .send({ lines: [{ sku: p.sku, quantity: 1 }] });
+    expect(again.status).toBe(201);
+    expect(again.headers["idempotent-replayed"]).toBeUndefined();
+    expect(again.headers["ratelimit-remaining"]).toBe(String(LIMIT - 1));
+  });
+
+  it("when an order is refused by validation, then it still counts, and over the limit it is 429 as any other request", async () => {
+    const c = await createCustomer(t);
+    const invalid = () => t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [] });
+    const first = await invalid();
+    expect(first.status).toBe(422);
+    expect(first.headers["ratelimit-remaining"]).toBe(String(LIMIT - 1));
+    for (let i = 1; i < LIMIT; i++) expect((await invalid()).status).toBe(422);
+    const over = await invalid();
+    expect(over.status).toBe(429);
+    expect(over.body.code).toBe("rate_limited");
   });
 
   it("when a window ended more than a window ago, then the purge deletes its row and keeps live ones, and the key starts afresh", async () => {

@@ -43,7 +43,7 @@ describe("a call that commits but whose answer never arrives", () => {
     const auth = { Authorization: `Bearer ${customer.apiKey}` };
     const key = `ou-${randomBytes(6).toString("hex")}`;
 
-    proxy.stallRepliesAfter("orderlock_place_order");
+    proxy.stallRepliesAfter("orderlock_place_counted_orders");
     const started = Date.now();
     const first = await post("/v1/orders", { lines: [{ sku, quantity: 3 }] }, { ...auth, "Idempotency-Key": key });
     const tookMs = Date.now() - started;

@@ -35,7 +35,7 @@ async function holdRow(sku: string): Promise<pg.Client & { pid: number }> {
 
 type Placed = { outcome: string; facts: Record<string, unknown> };
 
-/** orderlock_place_order without a key, as the single-order path calls it. */
+/** orderlock_place_order without a key, as a batch of one order calls it. */
 async function placeOne(c: pg.Client, customerId: string, sku: string, qty: number): Promise<Placed> {
   const { rows } = await c.query<Placed>(
     `SELECT outcome, facts FROM orderlock_place_order(NULL, NULL, NULL, 24, $1, $2, ARRAY[$3], ARRAY[$4::int], 900, 0)`,

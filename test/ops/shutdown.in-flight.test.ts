@@ -45,18 +45,20 @@ describe("SIGTERM with requests still at work", () => {
         hangUp.signal,
       ).catch(() => "hung up"),
     );
-    // Wait until all 40 requests have arrived (each is counted by the rate limit, committed before
-    // its order call) and the first batch is blocked on the row (its transaction waits for the lock).
-    // (Asked on another connection: inside the holder's transaction pg_stat_activity is a snapshot.)
+    // Wait until all 40 requests are in the service (its in-flight gauge, which counts this
+    // /metrics request too) and the first batch is blocked on the row (its transaction waits
+    // for the lock). (Asked on another connection: inside the holder's transaction
+    // pg_stat_activity is a snapshot.)
     const watcher = new pg.Client({ connectionString: database.url });
     await watcher.connect();
     cleanups.push(() => watcher.end());
     for (;;) {
-      const { rows } = await watcher.query<{ waiting: number; arrived: number }>(
-        `SELECT (SELECT count(*)::int FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock') AS waiting,
-                (SELECT coalesce(sum(points), 0)::int FROM rate_limits) AS arrived`,
+      const { rows } = await watcher.query<{ waiting: number }>(
+        `SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
       );
-      if (rows[0].waiting > 0 && rows[0].arrived >= keys.length) break;
+      const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+      const inFlight = Number(/^orderlock_http_requests_in_flight (\d+)/m.exec(metrics)?.[1] ?? 0);
+      if (rows[0].waiting > 0 && inFlight >= keys.length + 1) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     hangUp.abort(); // the clients are gone; their requests are still queued or running in the service

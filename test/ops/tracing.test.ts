@@ -80,8 +80,10 @@ describe("tracing", () => {
     const trace = spans.filter((s) => s.spanContext().traceId === server!.spanContext().traceId);
     const byId = new Map(trace.map((s) => [s.spanContext().spanId, s]));
 
-    // the order's own database call: the PostgreSQL span of orderlock_place_order(s), under a batch span, under the HTTP span
-    const placeSql = trace.filter((s) => isPg(s) && /orderlock_place_orders?\(/.test(String(attr(s, "db.statement", "db.query.text"))));
+    // the order's own database call: the PostgreSQL span of orderlock_place_counted_orders, under a batch span, under the HTTP span
+    const placeSql = trace.filter(
+      (s) => isPg(s) && /orderlock_place_counted_orders\(/.test(String(attr(s, "db.statement", "db.query.text"))),
+    );
     expect(placeSql, `pg spans: ${trace.filter(isPg).map((s) => attr(s, "db.statement", "db.query.text"))}`).toHaveLength(1);
     const chain = ancestors(placeSql[0], byId);
     expect(chain.map((s) => s.name)).toContain("orderlock.batch");

@@ -10,6 +10,7 @@ import { ORDER_STATUSES, renderOrder } from "../../orders/order-view.js";
 import { type OrderPolicy, type PlaceOrderOutcome, placeOrder } from "../../orders/place-order.js";
 import { created, idempotencyOf, ok, type RunCommand, type StoredResponse, sendStored } from "../command.js";
 import { expectedVersion } from "../preconditions.js";
+import { answerRateLimit, countRequest } from "../rate-limit.js";
 import { cursorQuery, limitQuery, skuSchema, uuidSchema, versionSchema } from "../schemas.js";
 import { body, callerOf, pathId, query, requireCustomer } from "../validate.js";
 
@@ -55,16 +56,30 @@ function placeOrderAnswer(result: PlaceOrderOutcome, lines: { sku: string }[]): 
   }
 }
 
+/**
+ * POST /v1/orders: its request is counted against the rate limit in the
+ * order's own database call (placeOrder), so this router is mounted before
+ * the rate-limit middleware; a request refused before that call is counted
+ * on its own, as the middleware would.
+ */
+export function placeOrderRouter(ds: DataSource, policy: OrderPolicy & { idempotencyTtlHours: number }): Router {
+  const r = Router();
+  r.post("/v1/orders", async (req, res) => {
+    let request: Omit<Parameters<typeof placeOrder>[1], "counted">;
+    try {
+      request = { customerId: requireCustomer(req), lines: body(req, placeOrderBody).lines, idempotency: idempotencyOf(req, true) };
+    } catch (error) {
+      await countRequest(ds, req, res, policy.rateLimitPerMinute);
+      throw error;
+    }
+    const result = await placeOrder(ds, { ...request, counted: (rate) => answerRateLimit(res, rate) }, policy);
+    sendStored(res, placeOrderAnswer(result, request.lines), result.replayed);
+  });
+  return r;
+}
+
 export function ordersRouter(ds: DataSource, run: RunCommand, policy: OrderPolicy & { idempotencyTtlHours: number }): Router {
   const r = Router();
-
-  r.post("/v1/orders", async (req, res) => {
-    const customerId = requireCustomer(req);
-    const input = body(req, placeOrderBody);
-    const idempotency = idempotencyOf(req, true);
-    const result = await placeOrder(ds, { customerId, lines: input.lines, idempotency }, policy);
-    sendStored(res, placeOrderAnswer(result, input.lines), result.replayed);
-  });
 
   r.get("/v1/orders", async (req, res) => {
     res.json(await listOrders(ds.manager, callerOf(req), query(req, listOrdersQuery)));
