@@ -1,15 +1,21 @@
--- A batch of orders, each request first counted against its rate limit, in
--- ONE call and one transaction: orderlock_count_requests for every order's
--- request, then orderlock_place_orders for the orders whose request was
--- allowed. An order whose request was refused is not placed and its key not
--- claimed: its outcome is rate_limited, and its request still counts.
+-- A batch of orders and their requests' rate-limit counts, in ONE call and
+-- one transaction: the orders are placed (orderlock_place_orders), then
+-- every order's request is counted (orderlock_count_requests), last. When
+-- every request is within its limit, that is the outcome of counting each
+-- request first and then placing it, since nothing else happens between
+-- the count and the COMMIT. When one is over its limit, nothing of the
+-- batch is kept: the call fails with SQLSTATE OL429, and the service counts
+-- the batch's requests on their own first, then places the allowed orders
+-- (src/orders/place-order.ts).
 --
 -- What must stay true:
--- - The counters' rows are the first locks the batch takes (in key order,
---   then customers, then products: the one lock order), held to its COMMIT.
--- - A request counts once per committed call: a batch that fails rolls its
---   counts back with everything else, and its orders, run again one at a
---   time (src/db/batcher.ts), are counted in those calls.
+-- - The counters' rows are the LAST locks the batch takes (customers, then
+--   products, then counters by key), held only from that final statement to
+--   the COMMIT. A batch that waits on a product row holds no counter, so the
+--   customer's other requests never queue behind a blocked order.
+-- - A request counts once per committed call: a batch that fails (over a
+--   limit, or an error retried or split by src/db/batcher.ts) rolls its
+--   counts back with everything else.
 -- - Each element of p_orders is one orderlock_place_orders element plus
 --   rateKey and rateLimit (the key counted and its points per window).
 -- - One row per order: its count (allowed, remaining, ms_left) and its
@@ -20,37 +26,30 @@ LANGUAGE plpgsql VOLATILE
 SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
-  v_allowed boolean[];
+  v_pos int[];
+  v_replayed boolean[];
+  v_outcome text[];
+  v_facts jsonb[];
+  v_all boolean;
   v_remaining int[];
   v_ms_left bigint[];
-  v_admitted jsonb;
-  v_at int[];
 BEGIN
-  SELECT array_agg(c.allowed ORDER BY c.pos), array_agg(c.remaining ORDER BY c.pos), array_agg(c.ms_left ORDER BY c.pos)
-    INTO v_allowed, v_remaining, v_ms_left
+  SELECT array_agg(p.pos), array_agg(p.replayed), array_agg(p.outcome), array_agg(p.facts)
+    INTO v_pos, v_replayed, v_outcome, v_facts
+    FROM orderlock_place_orders(p_orders) p;
+
+  SELECT bool_and(c.allowed), array_agg(c.remaining ORDER BY c.pos), array_agg(c.ms_left ORDER BY c.pos)
+    INTO v_all, v_remaining, v_ms_left
     FROM orderlock_count_requests(
            ARRAY(SELECT x.e ->> 'rateKey' FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) ORDER BY x.n),
            ARRAY(SELECT (x.e ->> 'rateLimit')::int FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n) ORDER BY x.n),
            p_window_ms) c;
-
-  IF true = ALL(v_allowed) THEN
-    RETURN QUERY
-      SELECT p.pos, true, v_remaining[p.pos], v_ms_left[p.pos], p.replayed, p.outcome, p.facts
-        FROM orderlock_place_orders(p_orders) p;
-    RETURN;
+  IF NOT v_all THEN
+    RAISE EXCEPTION 'a request of the batch is over its rate limit' USING ERRCODE = 'OL429';
   END IF;
 
   RETURN QUERY
-    SELECT n, false, v_remaining[n], v_ms_left[n], false, 'rate_limited'::text, NULL::jsonb
-      FROM generate_subscripts(v_allowed, 1) AS n WHERE NOT v_allowed[n];
-  SELECT jsonb_agg(x.e ORDER BY x.n), array_agg(x.n::int ORDER BY x.n)
-    INTO v_admitted, v_at
-    FROM jsonb_array_elements(p_orders) WITH ORDINALITY AS x(e, n)
-   WHERE v_allowed[x.n];
-  IF v_admitted IS NOT NULL THEN
-    RETURN QUERY
-      SELECT v_at[p.pos], true, v_remaining[v_at[p.pos]], v_ms_left[v_at[p.pos]], p.replayed, p.outcome, p.facts
-        FROM orderlock_place_orders(v_admitted) p;
-  END IF;
+    SELECT v_pos[i], true, v_remaining[v_pos[i]], v_ms_left[v_pos[i]], v_replayed[i], v_outcome[i], v_facts[i]
+      FROM generate_subscripts(v_pos, 1) AS i;
 END
 $fn$;

@@ -1,13 +1,20 @@
 import type { DataSource } from "typeorm";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { newId } from "../db/new-id.js";
+import { sqlState } from "../db/postgres-errors.js";
 import { callOnce } from "../db/sql.js";
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
 import type { IdempotencyContext } from "../idempotency/execute-command.js";
 import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
-import { decisionOf, RATE_LIMIT_WINDOW_MS, type RateLimitDecision, rateLimitKey } from "../rate-limits/consume-rate-limit.js";
+import {
+  countRequests,
+  decisionOf,
+  RATE_LIMIT_WINDOW_MS,
+  type RateLimitDecision,
+  rateLimitKey,
+} from "../rate-limits/consume-rate-limit.js";
 import { orderFromFacts } from "./order-store.js";
 import type { OrderFacts } from "./order-view.js";
 
@@ -25,7 +32,7 @@ type PlaceRow = {
   pos: number;
   allowed: boolean;
   remaining: number;
-  ms_left: string;
+  ms_left: string | number;
   replayed: boolean;
   outcome: "placed" | "out_of_stock" | "unknown_sku" | "in_use" | "reused" | "rate_limited";
   facts: unknown;
@@ -64,20 +71,56 @@ const placerFor = batcherPerDataSource(
     }),
 );
 
-/** One database call: orderlock_place_counted_orders (place-counted-orders.sql) counts the batch's requests, then places the allowed. */
+/**
+ * One database call, its own transaction: orderlock_place_counted_orders
+ * (place-counted-orders.sql) places the batch and counts its requests last.
+ * When a request of the batch is over its limit that call keeps nothing
+ * (OL429), and the batch goes as countThenPlace.
+ */
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   try {
-    const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_counted_orders($1, $2)`, [
-      JSON.stringify(batch),
-      RATE_LIMIT_WINDOW_MS,
-    ]);
-    const byPosition: PlaceRow[] = [];
-    for (const r of rows) byPosition[r.pos - 1] = r;
-    return byPosition;
+    try {
+      const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_counted_orders($1, $2)`, [
+        JSON.stringify(batch),
+        RATE_LIMIT_WINDOW_MS,
+      ]);
+      return byPosition(rows);
+    } catch (error) {
+      if (sqlState(error) !== OVER_RATE_LIMIT) throw error;
+    }
+    return await countThenPlace(ds, batch);
   } finally {
     end();
   }
+}
+
+const OVER_RATE_LIMIT = "OL429";
+
+/**
+ * A batch with a request over its rate limit: every request counted first,
+ * on its own (one committed statement, as the middleware counts), then the
+ * allowed orders placed by orderlock_place_orders; a refused one is
+ * rate_limited, not placed, its key not claimed.
+ */
+async function countThenPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
+  const counts = await countRequests(
+    ds,
+    batch.map((p) => ({ key: p.rateKey, limit: p.rateLimit })),
+  );
+  const admitted = batch.filter((_, i) => counts[i].allowed);
+  const placed =
+    admitted.length === 0
+      ? []
+      : byPosition((await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_orders($1)`, [JSON.stringify(admitted)])).rows);
+  let next = 0;
+  return counts.map((c) => (c.allowed ? { ...placed[next++], ...c } : { ...c, replayed: false, outcome: "rate_limited", facts: null }));
+}
+
+function byPosition(rows: PlaceRow[]): PlaceRow[] {
+  const ordered: PlaceRow[] = [];
+  for (const r of rows) ordered[r.pos - 1] = r;
+  return ordered;
 }
 
 /** The facts orderlock_place_order stored and returned, as the entities describe them. */
@@ -104,15 +147,14 @@ function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
  * Places an order, all or nothing, honouring its Idempotency-Key, as ONE
  * database call that is its own transaction. Orders that arrive while others
  * are in the database go together as one call
- * (orderlock_place_counted_orders, place-counted-orders.sql): first each
- * request is counted against its customer's rate limit
- * (orderlock_count_requests, the same count the middleware makes for every
- * other request), then the allowed orders are placed by
- * orderlock_place_orders, each exactly as orderlock_place_order would place
- * it alone, in arrival order. Locks, in order: the rate-limit counters by
- * key, the Idempotency-Keys' advisory locks, the customers (only with a
- * per-customer cap), then every product of the batch in SKU order, all
- * held until the COMMIT of that one call.
+ * (orderlock_place_counted_orders, place-counted-orders.sql): the orders are
+ * placed by orderlock_place_orders, each exactly as orderlock_place_order
+ * would place it alone, in arrival order, and then every request is counted
+ * against its customer's rate limit (orderlock_count_requests, the same
+ * count the middleware makes for every other request). Locks, in order: the
+ * Idempotency-Keys' advisory locks, the customers (only with a per-customer
+ * cap), every product of the batch in SKU order, and last the rate-limit
+ * counters by key, all held until the COMMIT of that one call.
  *
  * `counted` gets the request's rate-limit decision before anything else is
  * answered and answers a refused request (the route's answerRateLimit

@@ -10,7 +10,7 @@ import { callOnce } from "../db/sql.js";
  * The requests that arrive while earlier ones are being counted are counted
  * together (src/db/batcher.ts): ONE statement per batch, whatever its size,
  * with the same outcome as one count per request in arrival order. Orders
- * are counted in their own call instead (src/orders/place-order.ts).
+ * are counted in the call that places them (src/orders/place-order.ts).
  */
 export const RATE_LIMIT_WINDOW_MS = 60_000;
 
@@ -26,7 +26,7 @@ export type RateLimitDecision = {
   msBeforeReset: number;
 };
 
-type Take = { key: string; limit: number };
+export type Take = { key: string; limit: number };
 /** One row of orderlock_count_requests. */
 export type CountRow = { pos: number; allowed: boolean; remaining: number; ms_left: string | number };
 
@@ -37,12 +37,18 @@ export const decisionOf = (limit: number, count: { allowed: boolean; remaining: 
   msBeforeReset: Number(count.msLeft),
 });
 
-async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<RateLimitDecision>[]> {
+/** Counts one request per take, in order, as ONE statement that is its own transaction (orderlock_count_requests). */
+export async function countRequests(ds: DataSource, takes: readonly Take[]): Promise<CountRow[]> {
   const { rows } = await callOnce<CountRow>(ds, `SELECT * FROM orderlock_count_requests($1, $2, $3)`, [
     takes.map((t) => t.key),
     takes.map((t) => t.limit),
     RATE_LIMIT_WINDOW_MS,
   ]);
+  return rows;
+}
+
+async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<RateLimitDecision>[]> {
+  const rows = await countRequests(ds, takes);
   return rows.map((r) => ({ ok: true, value: decisionOf(takes[r.pos - 1].limit, { ...r, msLeft: r.ms_left }) }));
 }
 

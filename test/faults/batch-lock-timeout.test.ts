@@ -132,4 +132,36 @@ describe("a batch with one order whose SKU is locked elsewhere", () => {
       await c.end();
     }
   }, 40_000);
+
+  it("when a customer's order waits on a row held elsewhere, then that customer's other order and read are answered at once, not after it", async () => {
+    // The order's rate-limit count is its batch's last statement: a batch
+    // blocked on a product holds no counter row the customer's other
+    // requests need (counted first, they would queue behind it for the
+    // whole lock_timeout).
+    const run = randomBytes(3).toString("hex");
+    const [held, free] = [`HELD-${run}`, `OPEN-${run}`];
+    for (const sku of [held, free]) expect((await post("/v1/products", { sku, name: sku, priceCents: 100, onHand: 10 })).status).toBe(201);
+    const { apiKey } = (await post("/v1/customers", { name: "one customer" })).body as { apiKey: string };
+    const auth = { Authorization: `Bearer ${apiKey}` };
+    const order = (sku: string) =>
+      post("/v1/orders", { lines: [{ sku, quantity: 1 }] }, { ...auth, "Idempotency-Key": randomBytes(8).toString("hex") });
+    expect((await fetch(`${app.url}/v1/orders`, { headers: auth })).status).toBe(200);
+
+    const holder = await lockRow(held);
+    try {
+      const blocked = order(held);
+      await waitForLockWaiters(1);
+      const started = Date.now();
+      const other = await order(free);
+      const read = await fetch(`${app.url}/v1/orders`, { headers: auth });
+      const tookMs = Date.now() - started;
+      expect(other.status).toBe(201);
+      expect(read.status).toBe(200);
+      expect(tookMs).toBeLessThan(1000); // the blocked order's lock_timeout is 2 s
+      await holder.query("ROLLBACK");
+      expect((await blocked).status).toBe(201);
+    } finally {
+      await holder.end();
+    }
+  }, 20_000);
 });
