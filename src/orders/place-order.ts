@@ -188,7 +188,7 @@ export async function placeOrder(
     rateKey: rateLimitKey(request.customerId),
     rateLimit: policy.rateLimitPerMinute,
   });
-  request.counted(decisionOf(policy.rateLimitPerMinute, { ...row, msLeft: row.ms_left }));
+  request.counted(decisionOf(policy.rateLimitPerMinute, row));
   if (row.outcome === "rate_limited") throw new Error("placeOrder: counted() must answer a refused request");
   if (row.outcome === "in_use") {
     idempotencyMetrics.inUse.inc();

@@ -30,11 +30,12 @@ export type Take = { key: string; limit: number };
 /** One row of orderlock_count_requests. */
 export type CountRow = { pos: number; allowed: boolean; remaining: number; ms_left: string | number };
 
-export const decisionOf = (limit: number, count: { allowed: boolean; remaining: number; msLeft: string | number }): RateLimitDecision => ({
+/** A request's decision from its row of orderlock_count_requests (or a row that carries one). */
+export const decisionOf = (limit: number, count: Omit<CountRow, "pos">): RateLimitDecision => ({
   allowed: count.allowed,
   limit,
   remaining: count.remaining,
-  msBeforeReset: Number(count.msLeft),
+  msBeforeReset: Number(count.ms_left),
 });
 
 /** Counts one request per take, in order, as ONE statement that is its own transaction (orderlock_count_requests). */
@@ -49,7 +50,7 @@ export async function countRequests(ds: DataSource, takes: readonly Take[]): Pro
 
 async function countBatch(ds: DataSource, takes: Take[]): Promise<ItemResult<RateLimitDecision>[]> {
   const rows = await countRequests(ds, takes);
-  return rows.map((r) => ({ ok: true, value: decisionOf(takes[r.pos - 1].limit, { ...r, msLeft: r.ms_left }) }));
+  return rows.map((r) => ({ ok: true, value: decisionOf(takes[r.pos - 1].limit, r) }));
 }
 
 const counterFor = batcherPerDataSource(

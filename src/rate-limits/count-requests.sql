@@ -14,8 +14,9 @@
 -- - Window start and expiry come from the database clock (now()), never an
 --   instance's clock, so instances with skewed clocks share one window.
 -- - Rows are upserted in key order, so two batches with common keys lock
---   them in the same order and cannot deadlock; a caller takes these rows
---   before any other (the row locks last until its COMMIT).
+--   them in the same order and cannot deadlock. A caller takes them after
+--   every other lock it needs, in its last statement (the row locks last
+--   until its COMMIT; see place-counted-orders.sql).
 -- - The table is UNLOGGED (the baseline migration): a transaction that
 --   writes only these rows has no WAL to flush at COMMIT; after a database
 --   crash the counts start from zero.
