@@ -9,6 +9,7 @@ import type { IdempotencyContext } from "../idempotency/execute-command.js";
 import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
 import {
+  type CountRow,
   countRequests,
   decisionOf,
   RATE_LIMIT_WINDOW_MS,
@@ -72,6 +73,14 @@ const placerFor = batcherPerDataSource(
 );
 
 /**
+ * The requests countThenPlace counted, with the decision each got. Keyed by
+ * the batch's own items, which a retry or a split of the batch passes on
+ * unchanged; it lives as long as the request, and another instance never
+ * sees the item.
+ */
+const countedBefore = new WeakMap<Placement, CountRow>();
+
+/**
  * One database call, its own transaction: orderlock_place_counted_orders
  * (place-counted-orders.sql) places the batch and counts its requests last.
  * When a request of the batch is over its limit that call keeps nothing
@@ -80,6 +89,7 @@ const placerFor = batcherPerDataSource(
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   try {
+    if (batch.some((p) => countedBefore.has(p))) return await countThenPlace(ds, batch);
     try {
       const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_counted_orders($1, $2)`, [
         JSON.stringify(batch),
@@ -102,19 +112,31 @@ const OVER_RATE_LIMIT = "OL429";
  * on its own (one committed statement, as the middleware counts), then the
  * allowed orders placed by orderlock_place_orders; a refused one is
  * rate_limited, not placed, its key not claimed.
+ *
+ * A request counts once: when placing fails after the count committed and
+ * the batch is retried or split (src/db/batcher.ts), its requests keep the
+ * decisions they got (countedBefore) and are only placed.
  */
 async function countThenPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
-  const counts = await countRequests(
-    ds,
-    batch.map((p) => ({ key: p.rateKey, limit: p.rateLimit })),
-  );
+  const uncounted = batch.filter((p) => !countedBefore.has(p));
+  if (uncounted.length > 0) {
+    const rows = await countRequests(
+      ds,
+      uncounted.map((p) => ({ key: p.rateKey, limit: p.rateLimit })),
+    );
+    for (const r of rows) countedBefore.set(uncounted[r.pos - 1], r);
+  }
+  const counts = batch.map((p) => countedBefore.get(p)!);
   const admitted = batch.filter((_, i) => counts[i].allowed);
   const placed =
     admitted.length === 0
       ? []
       : byPosition((await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_orders($1)`, [JSON.stringify(admitted)])).rows);
   let next = 0;
-  return counts.map((c) => (c.allowed ? { ...placed[next++], ...c } : { ...c, replayed: false, outcome: "rate_limited", facts: null }));
+  return counts.map(({ allowed, remaining, ms_left }, i) => {
+    const decision = { pos: i + 1, allowed, remaining, ms_left };
+    return allowed ? { ...placed[next++], ...decision } : { ...decision, replayed: false, outcome: "rate_limited", facts: null };
+  });
 }
 
 function byPosition(rows: PlaceRow[]): PlaceRow[] {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
 import { buildApp } from "../../src/app.js";
 import { createHttpServer } from "../../src/http/server.js";
+import { placeOrder } from "../../src/orders/place-order.js";
 import { purgeExpiredRateLimits } from "../../src/rate-limits/purge-expired-rate-limits.js";
 import { createCustomer, createProduct, uniqueKey } from "../support/factories.js";
 import { startTestApp, type TestApp, testAppDeps } from "../support/test-app.js";
@@ -102,6 +103,57 @@ describe("per-customer-key rate limit", () => {
     expect(again.status).toBe(201);
     expect(again.headers["idempotent-replayed"]).toBeUndefined();
     expect(again.headers["ratelimit-remaining"]).toBe(String(LIMIT - 1));
+  });
+
+  it("when placing fails after an over-limit batch was counted, then the retry places its orders without counting them again", async () => {
+    // A batch with a request over its limit is counted first (committed), then
+    // placed; a deadlock in that placement retries the batch. The fault: B's
+    // order insert fails once with 40P01, only once B's request has been counted.
+    const over = await createCustomer(t);
+    const fine = await createCustomer(t);
+    const p = await createProduct(t, { onHand: 10 });
+    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint + 60000)`, [
+      `cust:${over.id}`,
+      LIMIT,
+    ]);
+    await t.ds.query(`CREATE SEQUENCE test_deadlock_once`);
+    await t.ds.query(`
+      CREATE FUNCTION test_deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.customer_id = '${fine.id}' AND EXISTS (SELECT 1 FROM rate_limits WHERE key = 'cust:${fine.id}') THEN
+          IF nextval('test_deadlock_once') = 1 THEN
+            RAISE EXCEPTION 'injected deadlock' USING ERRCODE = '40P01';
+          END IF;
+        END IF;
+        RETURN NEW;
+      END $$`);
+    await t.ds.query(`CREATE TRIGGER test_deadlock_once BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION test_deadlock_once()`);
+    try {
+      const policy = { reservationTtlSeconds: 900, maxUnitsPerCustomerSku: 0, rateLimitPerMinute: LIMIT, idempotencyTtlHours: 24 };
+      const refuse = (rate: { allowed: boolean }) => {
+        if (!rate.allowed) throw new Error("rate limited");
+      };
+      const lines = [{ sku: p.sku, quantity: 1 }];
+      // Submitted in one turn of the event loop: one batch.
+      const [a, b] = await Promise.allSettled([
+        placeOrder(t.ds, { customerId: over.id, lines, counted: refuse }, policy),
+        placeOrder(t.ds, { customerId: fine.id, lines, counted: refuse }, policy),
+      ]);
+      expect(a.status === "rejected" && (a.reason as Error).message).toBe("rate limited");
+      expect(b.status === "fulfilled" && b.value.outcome).toBe("placed");
+      const [row] = (await t.ds.query(
+        `SELECT (SELECT is_called FROM test_deadlock_once) AS injected,
+                (SELECT points FROM rate_limits WHERE key = $1) AS over,
+                (SELECT points FROM rate_limits WHERE key = $2) AS fine,
+                (SELECT count(*)::int FROM orders WHERE customer_id = ANY($3)) AS orders`,
+        [`cust:${over.id}`, `cust:${fine.id}`, [over.id, fine.id]],
+      )) as { injected: boolean; over: number; fine: number; orders: number }[];
+      expect(row).toEqual({ injected: true, over: LIMIT + 1, fine: 1, orders: 1 });
+    } finally {
+      await t.ds.query(`DROP TRIGGER test_deadlock_once ON orders`);
+      await t.ds.query(`DROP FUNCTION test_deadlock_once()`);
+      await t.ds.query(`DROP SEQUENCE test_deadlock_once`);
+    }
   });
 
   it("when an order is refused by validation, then it still counts, and over the limit it is 429 as any other request", async () => {
