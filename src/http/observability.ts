@@ -13,8 +13,8 @@ function routeOf(req: Request): string {
  * Per request: an id (X-Request-Id, echoed when the client sent a sane one),
  * a logger bound to it (req.log), one JSON access-log line (id, method,
  * route, status, latency; 5xx at error level), the latency histogram and
- * the gauge of requests in flight. Deliberately lean, a `finish` and a
- * `close` listener: this runs on every request of the hot paths.
+ * the gauge of requests in flight. Deliberately lean, one `close` listener:
+ * this runs on every request of the hot paths.
  *
  * req.log is a getter defined once on the app's request prototype, and the
  * child logger is made only when something logs. Defining it on each request
@@ -43,8 +43,10 @@ export function observeRequests(app: Express, logger: Logger) {
     res.setHeader("X-Request-Id", id);
     const started = performance.now();
     httpMetrics.inFlight.inc();
-    res.once("close", () => httpMetrics.inFlight.dec());
-    res.once("finish", () => {
+    // 'close' comes after 'finish', or alone when the client went away first.
+    res.once("close", () => {
+      httpMetrics.inFlight.dec();
+      if (!res.writableFinished) return;
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(req);
       httpMetrics.duration.observe({ method: req.method, route, status: String(res.statusCode) }, seconds);
