@@ -28,12 +28,8 @@ export type PlaceOrderOutcome = { replayed: boolean } & (
   | { outcome: "unknown_sku"; unknownSkus: string[] }
 );
 
-/** One row of orderlock_place_counted_orders. */
-type PlaceRow = {
-  pos: number;
-  allowed: boolean;
-  remaining: number;
-  ms_left: string | number;
+/** One row of orderlock_place_counted_orders: the request's count, then its placement. */
+type PlaceRow = CountRow & {
   replayed: boolean;
   outcome: "placed" | "out_of_stock" | "unknown_sku" | "in_use" | "reused" | "rate_limited";
   facts: unknown;
@@ -174,9 +170,10 @@ function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
  * would place it alone, in arrival order, and then every request is counted
  * against its customer's rate limit (orderlock_count_requests, the same
  * count the middleware makes for every other request). Locks, in order: the
- * Idempotency-Keys' advisory locks, the customers (only with a per-customer
- * cap), every product of the batch in SKU order, and last the rate-limit
- * counters by key, all held until the COMMIT of that one call.
+ * customers (only with a per-customer cap), every product of the batch in
+ * SKU order, and last the rate-limit counters by key, all held until the
+ * COMMIT of that one call. An Idempotency-Key's advisory lock is only tried,
+ * never waited for (held elsewhere: in_use).
  *
  * `counted` gets the request's rate-limit decision before anything else is
  * answered and answers a refused request (the route's answerRateLimit
