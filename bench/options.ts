@@ -120,7 +120,11 @@ export function parseOptions(argv: string[]): BenchOptions {
     durationSeconds: duration ? positiveInts(duration, "--duration")[0] : quick ? 3 : 10,
     // The first seconds of a fresh Node process and a cold database are not
     // the steady state; the full run spends a little time getting there.
-    warmupSeconds: quick ? 0 : 3,
+    // After a preload, longer: the orders' indexes must come back into
+    // shared buffers and the new connections map them, which on ten million
+    // orders made the first ~20 s at full load a third dearer
+    // (docs/performance.md, "Ten million orders: a cold buffer pool").
+    warmupSeconds: quick ? 0 : preload === undefined ? 3 : 30,
     connections: connections ? positiveInts(connections, "--connections") : quick ? [16] : [16, 64],
     workloads: WORKLOAD_NAMES.filter((w) => selected.includes(w)),
     flash: selected.includes(FLASH),

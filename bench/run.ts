@@ -121,10 +121,11 @@ async function runCells(
   const db = ctx.db;
 
   if (options.warmupSeconds > 0 && !(await WORKLOADS["orders-spread"].probe(ctx))) {
-    log(`warm-up: ${options.warmupSeconds} s of orders-spread, not reported`);
-    const target = await WORKLOADS["orders-spread"].prepareService(ctx, 16);
+    const connections = Math.max(...options.connections);
+    log(`warm-up: ${options.warmupSeconds} s of orders-spread at ${connections} connections, not reported`);
+    const target = await WORKLOADS["orders-spread"].prepareService(ctx, connections);
     await runLoad(
-      { url: svc.baseUrl, connections: 16, durationSeconds: options.warmupSeconds, target },
+      { url: svc.baseUrl, connections, durationSeconds: options.warmupSeconds, target },
       options.loadDriver,
       path.join(runDir, "scripts"),
       "warmup",
