@@ -122,7 +122,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     // the steady state; the full run spends a little time getting there.
     // After a preload, longer: the orders' indexes must come back into
     // shared buffers and the new connections map them, which on ten million
-    // orders made the first ~20 s at full load a third dearer
+    // orders made the first ~15 s at full load a third dearer
     // (docs/performance.md, "Ten million orders: a cold buffer pool").
     warmupSeconds: quick ? 0 : preload === undefined ? 3 : 30,
     connections: connections ? positiveInts(connections, "--connections") : quick ? [16] : [16, 64],
