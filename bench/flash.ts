@@ -178,8 +178,8 @@ function rawFlashTransaction(customerIds: string[]): RawTransaction {
                  WHERE sku = '${RAW_FLASH_SKU}' AND on_hand - reserved >= 1
                 RETURNING price_cents),
               placed AS (
-                INSERT INTO orders (customer_id, status, total_cents, reserved_until, created_at, updated_at)
-                SELECT (${customerArraySql(customerIds)})[:c::int], 'reserved', sold.price_cents,
+                INSERT INTO orders (id, customer_id, status, total_cents, reserved_until, created_at, updated_at)
+                SELECT orderlock_new_id(), (${customerArraySql(customerIds)})[:c::int], 'reserved', sold.price_cents,
                        now() + interval '30 days', clock_timestamp(), clock_timestamp()
                   FROM sold
                 RETURNING id, total_cents)
