@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkInvariants, recordStockBaseline } from "../../bench/invariants.js";
-import { type PreloadResult, preloadHistory } from "../../bench/preload.js";
+import { PRELOADED_TABLES, type PreloadResult, preloadHistory } from "../../bench/preload.js";
 import { insertSpreadProducts } from "../../bench/seed.js";
 import { startTestApp, type TestApp } from "../support/test-app.js";
 
@@ -16,6 +16,27 @@ let t: TestApp;
 let db: pg.Client;
 let result: PreloadResult;
 const ORDERS = 3000;
+/** Per preloaded table, the pages its first full read dirtied (EXPLAIN's "Shared Dirtied Blocks"), and the pages read. */
+let firstRead: { table: string; dirtied: number; read: number }[];
+
+/**
+ * Reads every preloaded table once and counts the pages each read dirtied:
+ * a read dirties a page when it sets hint bits the load left unset, and
+ * each such page is written again (with data checksums, PostgreSQL 18's
+ * default, a full-page image in the WAL first). Counted per statement, so
+ * other tests on the shared server do not count.
+ */
+async function pagesDirtiedByFirstRead(): Promise<{ table: string; dirtied: number; read: number }[]> {
+  const result: { table: string; dirtied: number; read: number }[] = [];
+  for (const table of PRELOADED_TABLES) {
+    const { rows } = await db.query<{ "QUERY PLAN": [{ Plan: Record<string, number> }] }>(
+      `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT count(*) FROM ${pg.escapeIdentifier(table)} WHERE ctid IS NOT NULL`,
+    );
+    const plan = rows[0]["QUERY PLAN"][0].Plan;
+    result.push({ table, dirtied: plan["Shared Dirtied Blocks"], read: plan["Shared Hit Blocks"] + plan["Shared Read Blocks"] });
+  }
+  return result;
+}
 
 beforeAll(async () => {
   t = await startTestApp();
@@ -24,6 +45,7 @@ beforeAll(async () => {
   await insertSpreadProducts(db);
   // Small chunks on two connections, as the bench's 10 M are loaded (without its server settings: a shared test server).
   result = await preloadHistory(t.databaseUrl, ORDERS, () => {}, { loaders: 2, chunkOrders: 500, bulkLoadServer: false });
+  firstRead = await pagesDirtiedByFirstRead();
   await recordStockBaseline(db);
 });
 afterAll(async () => {
@@ -34,6 +56,12 @@ afterAll(async () => {
 const one = async <T = Record<string, unknown>>(text: string, params: unknown[] = []) => (await db.query(text, params)).rows[0] as T;
 
 describe("bench preload", () => {
+  it("when the preloaded tables are first read after the preload, then no page of them is dirtied again (hinted and frozen, as a month-old table is)", () => {
+    expect(firstRead.map((r) => r.table)).toEqual(PRELOADED_TABLES);
+    expect(firstRead.reduce((n, r) => n + r.read, 0)).toBeGreaterThan(100);
+    expect(firstRead.filter((r) => r.dirtied > 0)).toEqual([]);
+  });
+
   it("when N orders are preloaded, then each has lines summing to its total, a final status, a key and its events, within the last 30 days", async () => {
     expect(result.rows.orders).toBe(ORDERS);
     expect(result.rows.idempotency_keys).toBe(ORDERS);
