@@ -56,7 +56,7 @@ afterAll(async () => {
 const one = async <T = Record<string, unknown>>(text: string, params: unknown[] = []) => (await db.query(text, params)).rows[0] as T;
 
 describe("bench preload", () => {
-  it("when the preloaded tables are first read after the preload, then no page of them is dirtied again (hinted and frozen, as a month-old table is)", () => {
+  it("when the preloaded tables are first read after the preload, then no page of them is dirtied again (their hint bits already set, as a month-old table's are)", () => {
     expect(firstRead.map((r) => r.table)).toEqual(PRELOADED_TABLES);
     expect(firstRead.reduce((n, r) => n + r.read, 0)).toBeGreaterThan(100);
     expect(firstRead.filter((r) => r.dirtied > 0)).toEqual([]);
