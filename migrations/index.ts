@@ -10,6 +10,7 @@ import { EventsResourceOrder1764000000101 } from "./1764000000101-EventsResource
 import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
 import { EventIdsAsUuid1764000000300 } from "./1764000000300-EventIdsAsUuid.js";
 import { EventTypesAsEnum1764000000301 } from "./1764000000301-EventTypesAsEnum.js";
+import { LinesWithoutSkuIndex1764000000400 } from "./1764000000400-LinesWithoutSkuIndex.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -30,4 +31,5 @@ export const migrations = [
   HotUpdateRoom1764000000200,
   EventIdsAsUuid1764000000300,
   EventTypesAsEnum1764000000301,
+  LinesWithoutSkuIndex1764000000400,
 ];
