@@ -6,13 +6,14 @@ import type { MigrationInterface, QueryRunner } from "typeorm";
  * foreign key to `products(sku)` would only consult it when a product is
  * deleted or its SKU changed, which the API has no way to do.
  *
- * It was paid for on every order line written, and it was the one index
- * an order writes into at a random place: lines of the same SKU share a leaf,
- * so each new line lands on one of thousands of leaves, which on a large
- * table is rarely in the CPU's caches or in shared buffers
- * (docs/performance.md, "Ten million orders: a cold buffer pool"). Every
- * other index an order writes into grows at its right edge (time-ordered
- * ids) or per customer.
+ * It was paid for on every order line written, at a random place: lines of
+ * the same SKU share a leaf, so each new line lands on one of thousands of
+ * leaves, which on a large table is rarely in the CPU's caches or in shared
+ * buffers (docs/performance.md, "Ten million orders: a cold buffer pool").
+ * The other indexes an order writes into grow at their right edge
+ * (time-ordered ids) or per customer, except the Idempotency-Key's primary
+ * key, where the client's key decides the place and which that key's
+ * uniqueness needs.
  */
 export class LinesWithoutSkuIndex1764000000400 implements MigrationInterface {
   name = "LinesWithoutSkuIndex1764000000400";
