@@ -365,8 +365,8 @@ export async function preloadHistory(
     const loaded = elapsed();
     log(`preload: loaded in ${loaded.toFixed(0)} s; VACUUM (FREEZE, ANALYZE) of the ${PRELOADED_TABLES.length} tables`);
     // FREEZE: rows a month old have long been read, hinted and frozen. After a plain
-    // VACUUM (ANALYZE) here, the first read of orders, their lines, payment events and the
-    // counted_* tables still dirtied every page (hint bits) and wrote it to the WAL again
+    // VACUUM (ANALYZE) here, the first read of orders, their lines, payments, payment events
+    // and the counted_* tables still dirtied every page (hint bits) and wrote it to the WAL again
     // as a full-page image (PostgreSQL 18's initdb turns data checksums on): at 2 M orders,
     // 135 MB of WAL for counted_payments alone, during the cells after the bench's first
     // invariant check (docs/performance.md). Why that VACUUM left them: not traced.
