@@ -15,7 +15,8 @@
 --   customer's other requests never queue behind a blocked order.
 -- - A request counts once per committed call: a batch that fails (over a
 --   limit, or an error retried or split by src/db/batcher.ts) rolls its
---   counts back with everything else.
+--   counts back with everything else. A request whose last attempt fails is
+--   then counted on its own by the service (src/orders/place-order.ts).
 -- - Each element of p_orders is one orderlock_place_orders element plus
 --   rateKey and rateLimit (the key counted and its points per window).
 -- - One row per order: its count (allowed, remaining, ms_left) and its

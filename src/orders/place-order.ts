@@ -1,7 +1,7 @@
 import type { DataSource } from "typeorm";
 import { Batcher, batcherPerDataSource, callBatchOrEachAlone, SHED_LOAD } from "../db/batcher.js";
 import { newId } from "../db/new-id.js";
-import { sqlState } from "../db/postgres-errors.js";
+import { classifyError, sqlState } from "../db/postgres-errors.js";
 import { callOnce } from "../db/sql.js";
 import { IdempotencyKeyInUseError, IdempotencyKeyReusedError } from "../errors.js";
 import { crashPoint } from "../fault-injection.js";
@@ -10,6 +10,7 @@ import type { StockLine } from "../inventory/move-reservations.js";
 import { concurrencyMetrics, idempotencyMetrics } from "../metrics/registry.js";
 import {
   type CountRow,
+  consumeRateLimit,
   countRequests,
   decisionOf,
   RATE_LIMIT_WINDOW_MS,
@@ -162,6 +163,35 @@ function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
 }
 
 /**
+ * A request whose placing failed still counts, as every other request does
+ * (the middleware counts before the work, src/http/rate-limit.ts): its count
+ * rolled back with the failed call, so it is counted now, on its own, and
+ * over the limit its answer is 429 instead of the failure's. A request
+ * countThenPlace counted already keeps that decision. Not counted: when the
+ * database is unreachable or read-only (the count would fail the same way,
+ * as the middleware's does, after one more wait), and when the call's
+ * outcome is unknown (it may have committed its count).
+ */
+async function countFailedRequest(
+  ds: DataSource,
+  placement: Placement,
+  error: unknown,
+  counted: (rate: RateLimitDecision) => void,
+): Promise<void> {
+  const before = countedBefore.get(placement);
+  if (before) return counted(decisionOf(placement.rateLimit, before));
+  const kind = classifyError(error);
+  if (kind === "connection" || kind === "read_only") return;
+  let decision: RateLimitDecision;
+  try {
+    decision = await consumeRateLimit(ds, placement.rateKey, placement.rateLimit);
+  } catch {
+    return; // not counted after all: the placing's own failure is the answer
+  }
+  counted(decision);
+}
+
+/**
  * Places an order, all or nothing, honouring its Idempotency-Key, as ONE
  * database call that is its own transaction. Orders that arrive while others
  * are in the database go together as one call
@@ -178,7 +208,8 @@ function outcomeOf(ds: DataSource, row: PlaceRow): PlaceOrderOutcome {
  * `counted` gets the request's rate-limit decision before anything else is
  * answered and answers a refused request (the route's answerRateLimit
  * throws 429 rate_limited); a refused order is not placed and its key not
- * claimed, but its request counts.
+ * claimed, but its request counts. A request whose placing fails counts
+ * too (countFailedRequest), and over the limit is 429 instead.
  *
  * Returns what was decided, first time or replayed from the key: placed (the
  * order), out_of_stock (every short line) or unknown_sku. A key in flight →
@@ -193,7 +224,7 @@ export async function placeOrder(
 ): Promise<PlaceOrderOutcome> {
   const key = request.idempotency?.key;
   crashPoint("order:before-statement", key);
-  const row = await placerFor(ds).submit({
+  const placement: Placement = {
     owner: request.idempotency?.scope ?? null,
     key: key ?? null,
     fingerprint: request.idempotency?.fingerprint ?? null,
@@ -206,7 +237,14 @@ export async function placeOrder(
     cap: policy.maxUnitsPerCustomerSku,
     rateKey: rateLimitKey(request.customerId),
     rateLimit: policy.rateLimitPerMinute,
-  });
+  };
+  let row: PlaceRow;
+  try {
+    row = await placerFor(ds).submit(placement);
+  } catch (error) {
+    await countFailedRequest(ds, placement, error, request.counted);
+    throw error;
+  }
   request.counted(decisionOf(policy.rateLimitPerMinute, row));
   if (row.outcome === "rate_limited") throw new Error("placeOrder: counted() must answer a refused request");
   if (row.outcome === "in_use") {

@@ -1,3 +1,4 @@
+import pg from "pg";
 import request from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDataSource } from "../../ormconfig.js";
@@ -153,6 +154,48 @@ describe("per-customer-key rate limit", () => {
       await t.ds.query(`DROP TRIGGER test_deadlock_once ON orders`);
       await t.ds.query(`DROP FUNCTION test_deadlock_once()`);
       await t.ds.query(`DROP SEQUENCE test_deadlock_once`);
+    }
+  });
+
+  it("when placing an order fails (a product row locked elsewhere: 503), then it still counts, and past the limit it is 429", async () => {
+    const limit = 3;
+    const short = await startTestApp({ rateLimitPerMinute: limit, db: { lockTimeoutMs: 300 } });
+    const holder = new pg.Client({ connectionString: short.databaseUrl });
+    try {
+      const c = await createCustomer(short);
+      const p = await createProduct(short, { onHand: 10 });
+      await holder.connect();
+      await holder.query("BEGIN");
+      await holder.query(`SELECT 1 FROM products WHERE sku = $1 FOR UPDATE`, [p.sku]);
+      const answers: [number, string][] = [];
+      for (let i = 0; i < limit + 2; i++) {
+        const r = await short
+          .http()
+          .post("/v1/orders")
+          .set(c.auth)
+          .set("Idempotency-Key", uniqueKey())
+          .send({ lines: [{ sku: p.sku, quantity: 1 }] });
+        answers.push([r.status, r.headers["ratelimit-remaining"]]);
+      }
+      await holder.query("ROLLBACK");
+      const [row] = (await short.ds.query(
+        `SELECT (SELECT points FROM rate_limits WHERE key = $1) AS points, (SELECT count(*)::int FROM orders WHERE customer_id = $2) AS orders`,
+        [`cust:${c.id}`, c.id],
+      )) as { points: number; orders: number }[];
+      expect({ answers, ...row }).toEqual({
+        answers: [
+          [503, "2"],
+          [503, "1"],
+          [503, "0"],
+          [429, "0"],
+          [429, "0"],
+        ],
+        points: limit + 2,
+        orders: 0,
+      });
+    } finally {
+      await holder.end().catch(() => {});
+      await short.close();
     }
   });
 
