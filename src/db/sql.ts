@@ -1,5 +1,6 @@
-import type { Pool } from "pg";
+import pg, { type Pool } from "pg";
 import type { DataSource, EntityManager, EntityTarget, ObjectLiteral } from "typeorm";
+import { classifyError } from "./postgres-errors.js";
 
 /**
  * The two shapes a use case talks to the database in (ARCHITECTURE, habit 3):
@@ -17,9 +18,41 @@ export function poolOf(ds: DataSource): Pool {
   return (ds.driver as unknown as { master: Pool }).master;
 }
 
+/** The server answered the statement with an error and the session is fine for the next one (callOnce). */
+function keepsConnection(error: unknown): boolean {
+  if (!(error instanceof pg.DatabaseError)) return false;
+  const kind = classifyError(error);
+  return kind !== "connection" && kind !== "read_only";
+}
+
+/**
+ * Not pg-pool's `pool.query`: that closes the connection after ANY error,
+ * and a new connection costs a backend's start and a SCRAM handshake
+ * (thousands of hash rounds on both sides): 22 ms here, 5 of them Node's
+ * CPU, where a call takes one to a few. A
+ * statement the server refused (a conflict, a timeout, a raised OL429) leaves
+ * the connection ready for the next, as TypeORM's transactions also keep
+ * theirs. Closed: a connection that failed, one whose error is not the
+ * server's answer, and a read-only session (a demoted primary, or a database
+ * switched read-only: a new session sees it switched back).
+ */
 export async function callOnce<T = Record<string, unknown>>(ds: DataSource, text: string, params: unknown[] = []): Promise<SqlResult<T>> {
-  const r = await poolOf(ds).query(text, params);
-  return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+  const client = await poolOf(ds).connect();
+  let broken: Error | undefined;
+  const onError = (err: Error) => {
+    broken = err;
+  };
+  client.once("error", onError);
+  try {
+    const r = await client.query(text, params);
+    return { rows: r.rows as T[], rowCount: r.rowCount ?? 0 };
+  } catch (error) {
+    if (!keepsConnection(error)) broken ??= error as Error;
+    throw error;
+  } finally {
+    client.removeListener("error", onError);
+    client.release(broken);
+  }
 }
 
 export async function sql<T = Record<string, unknown>>(m: EntityManager, text: string, params: unknown[] = []): Promise<SqlResult<T>> {
