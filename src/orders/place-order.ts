@@ -78,6 +78,46 @@ const placerFor = batcherPerDataSource(
 const countedBefore = new WeakMap<Placement, CountRow>();
 
 /**
+ * Rate-limit keys this process saw refused, until their window ends: a batch
+ * holding a request under one goes as countThenPlace at once, instead of
+ * being placed, rolled back (OL429) and placed again. With a customer over
+ * its limit, most batches hold one of its requests; the others' orders then
+ * pay for one call, not three. Only a shortcut: either way every request is
+ * counted exactly once, and a stale or missing entry costs a call, nothing
+ * else. Per DataSource; at most OVER_LIMIT_KEYS keys.
+ */
+const overLimitUntil = new WeakMap<DataSource, Map<string, number>>();
+const OVER_LIMIT_KEYS = 10_000;
+
+function refusedKeys(ds: DataSource): Map<string, number> {
+  let keys = overLimitUntil.get(ds);
+  if (!keys) {
+    keys = new Map();
+    overLimitUntil.set(ds, keys);
+  }
+  return keys;
+}
+
+function isOverLimit(ds: DataSource, key: string, now: number): boolean {
+  const keys = refusedKeys(ds);
+  const until = keys.get(key);
+  if (until === undefined) return false;
+  if (until > now) return true;
+  keys.delete(key);
+  return false;
+}
+
+function rememberRefused(ds: DataSource, key: string, msLeft: number): void {
+  const keys = refusedKeys(ds);
+  if (keys.size >= OVER_LIMIT_KEYS) {
+    const now = Date.now();
+    for (const [k, until] of keys) if (until <= now) keys.delete(k);
+    if (keys.size >= OVER_LIMIT_KEYS) keys.clear();
+  }
+  keys.set(key, Date.now() + msLeft);
+}
+
+/**
  * One database call, its own transaction: orderlock_place_counted_orders
  * (place-counted-orders.sql) places the batch and counts its requests last.
  * When a request of the batch is over its limit that call keeps nothing
@@ -86,7 +126,8 @@ const countedBefore = new WeakMap<Placement, CountRow>();
 async function callPlace(ds: DataSource, batch: Placement[]): Promise<PlaceRow[]> {
   const end = concurrencyMetrics.lockWait.startTimer({ path: "place" });
   try {
-    if (batch.some((p) => countedBefore.has(p))) return await countThenPlace(ds, batch);
+    const now = Date.now();
+    if (batch.some((p) => countedBefore.has(p) || isOverLimit(ds, p.rateKey, now))) return await countThenPlace(ds, batch);
     try {
       const { rows } = await callOnce<PlaceRow>(ds, `SELECT * FROM orderlock_place_counted_orders($1, $2)`, [
         JSON.stringify(batch),
@@ -121,7 +162,10 @@ async function countThenPlace(ds: DataSource, batch: Placement[]): Promise<Place
       ds,
       uncounted.map((p) => ({ key: p.rateKey, limit: p.rateLimit })),
     );
-    for (const r of rows) countedBefore.set(uncounted[r.pos - 1], r);
+    for (const r of rows) {
+      countedBefore.set(uncounted[r.pos - 1], r);
+      if (!r.allowed) rememberRefused(ds, uncounted[r.pos - 1].rateKey, Number(r.ms_left));
+    }
   }
   const counts = batch.map((p) => countedBefore.get(p)!);
   const admitted = batch.filter((_, i) => counts[i].allowed);

@@ -199,6 +199,37 @@ describe("per-customer-key rate limit", () => {
     }
   });
 
+  it("when a customer was refused lately, then batches holding its orders are counted first: each request counted once, the others placed, and after its window it is placed again", async () => {
+    const over = await createCustomer(t);
+    const fine = await createCustomer(t);
+    const p = await createProduct(t, { onHand: 10 });
+    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint + 60000)`, [
+      `cust:${over.id}`,
+      LIMIT,
+    ]);
+    const policy = { reservationTtlSeconds: 900, maxUnitsPerCustomerSku: 0, rateLimitPerMinute: LIMIT, idempotencyTtlHours: 24 };
+    const refuse = (rate: { allowed: boolean }) => {
+      if (!rate.allowed) throw new Error("rate limited");
+    };
+    const lines = [{ sku: p.sku, quantity: 1 }];
+    const place = (customerId: string) => placeOrder(t.ds, { customerId, lines, counted: refuse }, policy);
+    // The first refusal (rolled back as OL429, then counted first) teaches the process; the next batch goes counted first.
+    await expect(place(over.id)).rejects.toThrow("rate limited");
+    const outcomes = (await Promise.allSettled([place(fine.id), place(over.id), place(fine.id)])).map((r) =>
+      r.status === "fulfilled" ? r.value.outcome : (r.reason as Error).message,
+    );
+    expect(outcomes).toEqual(["placed", "rate limited", "placed"]);
+    // A new window (the process still remembers the refusal): counted, allowed and placed.
+    await t.ds.query(`DELETE FROM rate_limits WHERE key = $1`, [`cust:${over.id}`]);
+    expect((await place(over.id)).outcome).toBe("placed");
+    const [row] = (await t.ds.query(
+      `SELECT (SELECT points FROM rate_limits WHERE key = $1) AS over, (SELECT points FROM rate_limits WHERE key = $2) AS fine,
+              (SELECT count(*)::int FROM orders WHERE customer_id = $3) AS over_orders, (SELECT count(*)::int FROM orders WHERE customer_id = $4) AS fine_orders`,
+      [`cust:${over.id}`, `cust:${fine.id}`, over.id, fine.id],
+    )) as { over: number; fine: number; over_orders: number; fine_orders: number }[];
+    expect(row).toEqual({ over: 1, fine: 2, over_orders: 1, fine_orders: 2 });
+  });
+
   it("when an order is refused by validation, then it still counts, and over the limit it is 429 as any other request", async () => {
     const c = await createCustomer(t);
     const invalid = () => t.http().post("/v1/orders").set(c.auth).set("Idempotency-Key", uniqueKey()).send({ lines: [] });
