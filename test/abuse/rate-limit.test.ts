@@ -16,6 +16,23 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
+/** Uses up the customer's points of the current window. */
+async function atLimit(customerId: string): Promise<void> {
+  await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint + 60000)`, [
+    `cust:${customerId}`,
+    LIMIT,
+  ]);
+}
+
+/** placeOrder straight (no HTTP), one unit of `sku`; a refused request rejects with "rate limited", as the route's 429. */
+function placeDirect(customerId: string, sku: string) {
+  const policy = { reservationTtlSeconds: 900, maxUnitsPerCustomerSku: 0, rateLimitPerMinute: LIMIT, idempotencyTtlHours: 24 };
+  const refuse = (rate: { allowed: boolean }) => {
+    if (!rate.allowed) throw new Error("rate limited");
+  };
+  return placeOrder(t.ds, { customerId, lines: [{ sku, quantity: 1 }], counted: refuse }, policy);
+}
+
 describe("per-customer-key rate limit", () => {
   it("when a customer exceeds the limit, then 429 rate_limited with Retry-After and RateLimit headers; other customers and the admin are unaffected", async () => {
     const c = await createCustomer(t);
@@ -113,10 +130,7 @@ describe("per-customer-key rate limit", () => {
     const over = await createCustomer(t);
     const fine = await createCustomer(t);
     const p = await createProduct(t, { onHand: 10 });
-    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint + 60000)`, [
-      `cust:${over.id}`,
-      LIMIT,
-    ]);
+    await atLimit(over.id);
     await t.ds.query(`CREATE SEQUENCE test_deadlock_once`);
     await t.ds.query(`
       CREATE FUNCTION test_deadlock_once() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -130,16 +144,8 @@ describe("per-customer-key rate limit", () => {
       END $$`);
     await t.ds.query(`CREATE TRIGGER test_deadlock_once BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION test_deadlock_once()`);
     try {
-      const policy = { reservationTtlSeconds: 900, maxUnitsPerCustomerSku: 0, rateLimitPerMinute: LIMIT, idempotencyTtlHours: 24 };
-      const refuse = (rate: { allowed: boolean }) => {
-        if (!rate.allowed) throw new Error("rate limited");
-      };
-      const lines = [{ sku: p.sku, quantity: 1 }];
       // Submitted in one turn of the event loop: one batch.
-      const [a, b] = await Promise.allSettled([
-        placeOrder(t.ds, { customerId: over.id, lines, counted: refuse }, policy),
-        placeOrder(t.ds, { customerId: fine.id, lines, counted: refuse }, policy),
-      ]);
+      const [a, b] = await Promise.allSettled([placeDirect(over.id, p.sku), placeDirect(fine.id, p.sku)]);
       expect(a.status === "rejected" && (a.reason as Error).message).toBe("rate limited");
       expect(b.status === "fulfilled" && b.value.outcome).toBe("placed");
       const [row] = (await t.ds.query(
@@ -203,16 +209,8 @@ describe("per-customer-key rate limit", () => {
     const over = await createCustomer(t);
     const fine = await createCustomer(t);
     const p = await createProduct(t, { onHand: 10 });
-    await t.ds.query(`INSERT INTO rate_limits (key, points, expire) VALUES ($1, $2, (extract(epoch FROM now()) * 1000)::bigint + 60000)`, [
-      `cust:${over.id}`,
-      LIMIT,
-    ]);
-    const policy = { reservationTtlSeconds: 900, maxUnitsPerCustomerSku: 0, rateLimitPerMinute: LIMIT, idempotencyTtlHours: 24 };
-    const refuse = (rate: { allowed: boolean }) => {
-      if (!rate.allowed) throw new Error("rate limited");
-    };
-    const lines = [{ sku: p.sku, quantity: 1 }];
-    const place = (customerId: string) => placeOrder(t.ds, { customerId, lines, counted: refuse }, policy);
+    await atLimit(over.id);
+    const place = (customerId: string) => placeDirect(customerId, p.sku);
     // The first refusal (rolled back as OL429, then counted first) teaches the process; the next batch goes counted first.
     await expect(place(over.id)).rejects.toThrow("rate limited");
     const outcomes = (await Promise.allSettled([place(fine.id), place(over.id), place(fine.id)])).map((r) =>

@@ -52,9 +52,68 @@ function norm(outcome: string, facts: Record<string, unknown> | null) {
   return { outcome, facts };
 }
 
-async function stockOf(skus: string[]) {
-  const r = await client.query(`SELECT sku, on_hand, reserved FROM products WHERE sku = ANY($1) ORDER BY sku`, [skus]);
-  return r.rows;
+/** One element of a batch: an order of `customerId` under (owner, key), held 600 s, with a new id. */
+function element(o: Pick<P, "owner" | "key" | "fingerprint" | "customerId" | "skus" | "qtys" | "cap">): P {
+  return { ...o, keyTtlHours: 24, orderId: randomUUID(), holdSeconds: 600 };
+}
+
+type Decision = { replayed: boolean; outcome: string; facts: Record<string, unknown> | null };
+
+/** What placing decided and left behind: each order's outcome, the SKUs' stock, the batch's stored keys. */
+async function stateAfter(decisions: Decision[], batch: P[], skus: string[]) {
+  const stock = await client.query(`SELECT sku, on_hand, reserved FROM products WHERE sku = ANY($1) ORDER BY sku`, [skus]);
+  const keys = await client.query(`SELECT owner, key, fingerprint, outcome FROM idempotency_keys WHERE key = ANY($1) ORDER BY owner, key`, [
+    batch.map((o) => o.key),
+  ]);
+  return { decided: decisions.map((d) => ({ replayed: d.replayed, ...norm(d.outcome, d.facts) })), stock: stock.rows, keys: keys.rows };
+}
+
+/** The batch as one orderlock_place_orders call, rolled back. */
+async function asBatch(batch: P[], skus: string[]) {
+  await client.query("BEGIN");
+  try {
+    const r = await client.query(`SELECT * FROM orderlock_place_orders($1) ORDER BY pos`, [JSON.stringify(batch)]);
+    return await stateAfter(r.rows, batch, skus);
+  } finally {
+    await client.query("ROLLBACK");
+  }
+}
+
+/**
+ * Each order alone (orderlock_place_order) in arrival order, rolled back. A
+ * key already placed earlier in the batch is still in flight there (its
+ * transaction not committed): in_use, as a second request would get.
+ */
+async function oneByOne(batch: P[], skus: string[]) {
+  await client.query("BEGIN");
+  try {
+    const decisions: Decision[] = [];
+    const inFlight = new Set<string>();
+    for (const o of batch) {
+      const id = `${o.owner}\n${o.key}`;
+      if (inFlight.has(id)) {
+        decisions.push({ replayed: false, outcome: "in_use", facts: null });
+        continue;
+      }
+      inFlight.add(id);
+      const r = await client.query(`SELECT * FROM orderlock_place_order($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, [
+        o.owner,
+        o.key,
+        o.fingerprint,
+        o.keyTtlHours,
+        o.orderId,
+        o.customerId,
+        o.skus,
+        o.qtys,
+        o.holdSeconds,
+        o.cap,
+      ]);
+      decisions.push(r.rows[0]);
+    }
+    return await stateAfter(decisions, batch, skus);
+  } finally {
+    await client.query("ROLLBACK");
+  }
 }
 
 describe("batch vs one by one", () => {
@@ -89,53 +148,14 @@ describe("batch vs one by one", () => {
           const s = pool[Math.floor(r() * pool.length)];
           if (!chosen.includes(s)) chosen.push(s);
         }
-        batch.push({
-          owner: `customer:${c.id}`,
-          key: uniqueKey(),
-          fingerprint: "fp",
-          keyTtlHours: 24,
-          orderId: randomUUID(),
-          customerId: c.id,
-          skus: chosen,
-          qtys: chosen.map(() => 1 + Math.floor(r() * 4)),
-          holdSeconds: 600,
-          cap,
-        });
+        const qtys = chosen.map(() => 1 + Math.floor(r() * 4));
+        batch.push(element({ owner: `customer:${c.id}`, key: uniqueKey(), fingerprint: "fp", customerId: c.id, skus: chosen, qtys, cap }));
       }
-      // Batch.
-      await client.query("BEGIN");
-      const b = await client.query(`SELECT * FROM orderlock_place_orders($1) ORDER BY pos`, [JSON.stringify(batch)]);
-      const stockB = await stockOf(skus);
-      await client.query("ROLLBACK");
-      // One by one (each its own statement; same transaction so we can roll back).
-      await client.query("BEGIN");
-      const seq = [];
-      for (const o of batch) {
-        const s = await client.query(`SELECT * FROM orderlock_place_order($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, [
-          o.owner,
-          o.key,
-          o.fingerprint,
-          o.keyTtlHours,
-          o.orderId,
-          o.customerId,
-          o.skus,
-          o.qtys,
-          o.holdSeconds,
-          o.cap,
-        ]);
-        seq.push(s.rows[0]);
-      }
-      const stockS = await stockOf(skus);
-      await client.query("ROLLBACK");
-      const key = `${cap > 0 ? "cap" : "nocap"}:${b.rows.every((x) => x.outcome === "placed") ? "all" : "mixed"}`;
-      tally[key] = (tally[key] ?? 0) + 1;
-      const bn = b.rows.map((x) => norm(x.outcome, x.facts));
-      const sn = seq.map((x) => norm(x.outcome, x.facts));
-      const stockStrip = (rows: { sku: string; on_hand: number; reserved: number }[]) =>
-        rows.map(({ sku, on_hand, reserved }) => ({ sku, on_hand, reserved }));
-      if (JSON.stringify(bn) !== JSON.stringify(sn) || JSON.stringify(stockStrip(stockB)) !== JSON.stringify(stockStrip(stockS))) {
-        mismatches.push({ trial, cap, batch: batch.map((o) => [o.customerId.slice(0, 4), o.skus, o.qtys]), bn, sn, stockB, stockS });
-      }
+      const batched = await asBatch(batch, skus);
+      const alone = await oneByOne(batch, skus);
+      const kind = `${cap > 0 ? "cap" : "nocap"}:${batched.decided.every((d) => d.outcome === "placed") ? "all" : "mixed"}`;
+      tally[kind] = (tally[kind] ?? 0) + 1;
+      if (JSON.stringify(batched) !== JSON.stringify(alone)) mismatches.push({ trial, batch, batched, alone });
     }
     expect(mismatches.slice(0, 3)).toEqual([]);
     // Both ways of placing a batch were exercised, with and without a cap.
@@ -199,71 +219,16 @@ describe("batch vs one by one, with stored, expired and duplicate keys", () => {
         }
         const chosen = skus.filter(() => r() < 0.6);
         if (chosen.length === 0) chosen.push(skus[0]);
-        batch.push({
-          owner,
-          key,
-          fingerprint: fp,
-          keyTtlHours: 24,
-          orderId: randomUUID(),
-          customerId,
-          skus: chosen,
-          qtys: chosen.map(() => 1 + Math.floor(r() * 4)),
-          holdSeconds: 600,
-          cap,
-        });
+        const qtys = chosen.map(() => 1 + Math.floor(r() * 4));
+        batch.push(element({ owner, key, fingerprint: fp, customerId, skus: chosen, qtys, cap }));
       }
-      await client.query("BEGIN");
-      const b = await client.query(`SELECT * FROM orderlock_place_orders($1) ORDER BY pos`, [JSON.stringify(batch)]);
-      const stockB = await stockOf(skus);
-      const keysB = (
-        await client.query(`SELECT owner, key, fingerprint, outcome FROM idempotency_keys WHERE key = ANY($1) ORDER BY owner, key`, [
-          batch.map((o) => o.key),
-        ])
-      ).rows;
-      await client.query("ROLLBACK");
-      await client.query("BEGIN");
-      const seq = [];
-      const inFlight = new Set<string>();
-      for (const o of batch) {
-        const id = `${o.owner}\n${o.key}`;
-        if (inFlight.has(id)) {
-          seq.push({ replayed: false, outcome: "in_use", facts: null });
-          continue;
-        }
-        inFlight.add(id);
-        const s = await client.query(`SELECT * FROM orderlock_place_order($1,$2,$3,$4,$5,$6,$7,$8,$9,$10)`, [
-          o.owner,
-          o.key,
-          o.fingerprint,
-          o.keyTtlHours,
-          o.orderId,
-          o.customerId,
-          o.skus,
-          o.qtys,
-          o.holdSeconds,
-          o.cap,
-        ]);
-        seq.push(s.rows[0]);
+      const batched = await asBatch(batch, skus);
+      const alone = await oneByOne(batch, skus);
+      for (const d of batched.decided) {
+        const kind = `${d.outcome}${d.replayed ? "*" : ""}`;
+        tally[kind] = (tally[kind] ?? 0) + 1;
       }
-      const stockS = await stockOf(skus);
-      const keysS = (
-        await client.query(`SELECT owner, key, fingerprint, outcome FROM idempotency_keys WHERE key = ANY($1) ORDER BY owner, key`, [
-          batch.map((o) => o.key),
-        ])
-      ).rows;
-      await client.query("ROLLBACK");
-      const bn = b.rows.map((x) => ({ r: x.replayed, ...norm(x.outcome, x.facts) }));
-      const sn = seq.map((x) => ({ r: x.replayed, ...norm(x.outcome, x.facts) }));
-      for (const x of bn) tally[`${x.outcome}${x.r ? "*" : ""}`] = (tally[`${x.outcome}${x.r ? "*" : ""}`] ?? 0) + 1;
-      const strip = (rows: { sku: string; on_hand: number; reserved: number }[]) =>
-        rows.map(({ sku, on_hand, reserved }) => ({ sku, on_hand, reserved }));
-      if (
-        JSON.stringify(bn) !== JSON.stringify(sn) ||
-        JSON.stringify(strip(stockB)) !== JSON.stringify(strip(stockS)) ||
-        JSON.stringify(keysB) !== JSON.stringify(keysS)
-      ) {
-        mismatches.push({ trial, bn, sn, stockB, stockS, keysB, keysS });
-      }
+      if (JSON.stringify(batched) !== JSON.stringify(alone)) mismatches.push({ trial, batch, batched, alone });
     }
     expect(mismatches.slice(0, 2)).toEqual([]);
     // Replays, reused keys (422), keys in flight twice and fresh orders all came up.
