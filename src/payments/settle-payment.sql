@@ -17,6 +17,10 @@
 --                 (one late-success refund per payment, a unique index).
 --        failure for a failed payment                  → duplicate
 --        failure for an expired payment                → ignored
+--        failure for a pending payment past expires_at → ignored (its order
+--                 already reads as expired; the sweeper expires both)
+--        success for a failed or expired payment of 0  → ignored (nothing
+--                 to refund)
 --        failure for a succeeded payment               → ignored (paid is final)
 --        pending payment with the exact amount         → processed
 --   3. processed, for a pending payment: returns the payment's version read
@@ -68,6 +72,8 @@ BEGIN
   ELSIF v_pay.status IN ('failed', 'expired') AND v_success THEN
     IF EXISTS (SELECT 1 FROM refunds r WHERE r.payment_id = v_pay.id AND r.kind = 'late_success') THEN
       v_outcome := 'duplicate'; v_reason := 'late success already refunded';
+    ELSIF v_pay.amount_cents = 0 THEN
+      v_outcome := 'ignored'; v_reason := format('success for a %s payment of 0: nothing to refund', v_pay.status);
     ELSE
       INSERT INTO refunds (payment_id, order_id, amount_cents, currency, reason, kind, status)
       VALUES (v_pay.id, v_pay.order_id, v_pay.amount_cents, v_pay.currency, 'late_success', 'late_success', 'pending')
@@ -81,6 +87,10 @@ BEGIN
     v_outcome := 'duplicate'; v_reason := 'payment already failed';
   ELSIF v_pay.status = 'expired' THEN
     v_outcome := 'ignored'; v_reason := 'failure signal for a payment that already expired';
+  ELSIF NOT v_success AND v_pay.expires_at <= clock_timestamp() THEN
+    -- Past its expiry, not yet swept: its order already reads as expired,
+    -- and the sweeper expires both; a failure must not hold the order again.
+    v_outcome := 'ignored'; v_reason := 'failure signal for a payment past its expiry';
   END IF;
   IF v_outcome IS NOT NULL THEN
     UPDATE payment_events SET outcome = v_outcome WHERE event_id = p_event_id;
