@@ -11,6 +11,7 @@ import { HotUpdateRoom1764000000200 } from "./1764000000200-HotUpdateRoom.js";
 import { EventIdsAsUuid1764000000300 } from "./1764000000300-EventIdsAsUuid.js";
 import { EventTypesAsEnum1764000000301 } from "./1764000000301-EventTypesAsEnum.js";
 import { LinesWithoutSkuIndex1764000000400 } from "./1764000000400-LinesWithoutSkuIndex.js";
+import { EndpointTimesInMilliseconds1764000000500 } from "./1764000000500-EndpointTimesInMilliseconds.js";
 
 /**
  * Every schema migration, in order. A new migration is added here as well.
@@ -32,4 +33,5 @@ export const migrations = [
   EventIdsAsUuid1764000000300,
   EventTypesAsEnum1764000000301,
   LinesWithoutSkuIndex1764000000400,
+  EndpointTimesInMilliseconds1764000000500,
 ];

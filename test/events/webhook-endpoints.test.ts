@@ -93,6 +93,34 @@ describe("POST /v1/webhook-endpoints", () => {
   });
 });
 
+describe("GET /v1/webhook-endpoints", () => {
+  it("when followed page by page (limit 1), then every endpoint comes once, oldest first, and the last page has no nextCursor", async () => {
+    const before = ((await t.ds.query(`SELECT count(*)::int AS n FROM webhook_endpoints WHERE deleted_at IS NULL`)) as { n: number }[])[0]
+      .n;
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) made.push((await create({ url: `https://hooks.example.test/page-${i}` })).body.id);
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < before + 4; page++) {
+      const res = await t
+        .http()
+        .get("/v1/webhook-endpoints")
+        .query({ limit: 1, ...(cursor ? { cursor } : {}) })
+        .set(t.admin);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.items.map((e: { id: string }) => e.id));
+      cursor = res.body.nextCursor ?? undefined;
+      if (!cursor) break;
+    }
+    expect({ done: cursor === undefined, count: seen.length, distinct: new Set(seen).size, last: seen.slice(-3) }).toEqual({
+      done: true,
+      count: before + 3,
+      distinct: before + 3,
+      last: made,
+    });
+  });
+});
+
 describe("PATCH and DELETE /v1/webhook-endpoints/:id", () => {
   it("when patched with a stale version, then 409 with the current one; without one, 428; a private url, 422", async () => {
     const { body: ep } = await create({ url: "https://hooks.example.test/p" });
