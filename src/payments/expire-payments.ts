@@ -72,7 +72,7 @@ async function cancelOwed(ds: DataSource, provider: PaymentProvider, logger: Log
   for (const p of await paymentsAwaitingCancel(ds, batchSize)) {
     try {
       await provider.cancelPayment(p);
-      await markCancelledAtProvider(ds, p.paymentId);
+      await markCancelledAtProvider(ds, p.paymentId, p.providerPaymentId);
       cancelled += 1;
     } catch (err) {
       logger.warn({ err, paymentId: p.paymentId }, "cancelling an expired payment at the provider failed; will retry");

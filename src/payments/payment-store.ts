@@ -97,7 +97,10 @@ export async function claimAwaitingPayments(
  * Stores the provider's payment of ours, once: a compare-and-swap on
  * provider_payment_id IS NULL (under the row lock the UPDATE takes). If it
  * was stored already (by another caller with the same idempotency key, so
- * the same provider payment), that row is returned as it is. Completing the
+ * the same provider payment), that row is returned as it is. A payment
+ * that expired meanwhile owes this provider payment a cancel again (its
+ * earlier "cancel" had nothing at the provider to cancel): the sweeper
+ * cancels it, after a failed best-effort cancel or a crash too. Completing the
  * creation is not a change of the payment: its version stays.
  */
 export async function recordProviderPayment(
@@ -107,7 +110,7 @@ export async function recordProviderPayment(
 ): Promise<Payment> {
   const r = await sql(
     m,
-    `UPDATE payments SET provider_payment_id = $2, client_secret = $3, provider_claimed_until = NULL
+    `UPDATE payments SET provider_payment_id = $2, client_secret = $3, provider_claimed_until = NULL, provider_cancelled_at = NULL
       WHERE id = $1 AND provider_payment_id IS NULL
       RETURNING *`,
     [paymentId, made.providerPaymentId, made.clientSecret],
@@ -182,7 +185,15 @@ export async function paymentsAwaitingCancel(
   return r.rows;
 }
 
-/** Records that the provider's payment is cancelled (one conditional statement; not a visible change, so no version). */
-export async function markCancelledAtProvider(ds: DataSource, paymentId: string): Promise<void> {
-  await callOnce(ds, `UPDATE payments SET provider_cancelled_at = now() WHERE id = $1 AND provider_cancelled_at IS NULL`, [paymentId]);
+/**
+ * Records that the provider's payment is cancelled (one conditional statement; not a visible change, so no version):
+ * only if the payment's provider payment is still the one cancelled (one recorded meanwhile stays owed).
+ */
+export async function markCancelledAtProvider(ds: DataSource, paymentId: string, providerPaymentId: string | null): Promise<void> {
+  await callOnce(
+    ds,
+    `UPDATE payments SET provider_cancelled_at = now()
+      WHERE id = $1 AND provider_cancelled_at IS NULL AND provider_payment_id IS NOT DISTINCT FROM $2`,
+    [paymentId, providerPaymentId],
+  );
 }
