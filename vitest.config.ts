@@ -13,6 +13,7 @@ const FEED_READERS = [
   "test/events/purge-old-events.test.ts",
   "test/events/webhook-delivery.test.ts",
   "test/events/webhook-delivery.crash.test.ts",
+  "test/events/redeliver-in-flight.test.ts",
   "test/events/webhook-endpoints.test.ts",
   "test/refunds/refunds.test.ts",
   "test/bench/preload.test.ts",

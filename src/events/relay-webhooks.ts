@@ -93,7 +93,8 @@ export async function abandonExpiredDeliveries(ds: DataSource): Promise<number> 
   return rowCount;
 }
 
-type Claimed = EventRow & { endpoint_id: string; attempts: number; url: string; secret_encrypted: string };
+/** lease_until: the claim's next_attempt_at, exactly (text): with attempts, what makes the lease this claim's. */
+type Claimed = EventRow & { endpoint_id: string; attempts: number; lease_until: string; url: string; secret_encrypted: string };
 
 async function claimDeliveries(ds: DataSource, limit: number, leaseMs: number): Promise<Claimed[]> {
   const { rows } = await callOnce<Claimed>(
@@ -114,7 +115,7 @@ async function claimDeliveries(ds: DataSource, limit: number, leaseMs: number): 
         SET attempts = d.attempts + 1, next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)
        FROM due, webhook_endpoints w, events e
       WHERE d.endpoint_id = due.endpoint_id AND d.event_id = due.event_id AND w.id = d.endpoint_id AND e.id = d.event_id
-  RETURNING d.endpoint_id, d.attempts, w.url, w.secret_encrypted, e.id, e.type, e.created_at, e.facts`,
+  RETURNING d.endpoint_id, d.attempts, d.next_attempt_at::text AS lease_until, w.url, w.secret_encrypted, e.id, e.type, e.created_at, e.facts`,
     [limit, leaseMs],
   );
   return rows;
@@ -122,13 +123,18 @@ async function claimDeliveries(ds: DataSource, limit: number, leaseMs: number): 
 
 type Outcome = { ok: boolean; refused: boolean; httpStatus: number | null; error: string | null; durationMs: number };
 
-/** Records one attempt; returns the delivery's status after it (null: the lease was lost, only the log changed). */
+/**
+ * Records one attempt; returns the delivery's status after it (null: the
+ * lease was lost, only the log changed). The lease is lost when another
+ * claim took the delivery (attempts moved on) or a redeliver made it due
+ * again meanwhile (next_attempt_at moved): that redeliver's send follows.
+ */
 async function recordAttempt(ds: DataSource, c: Claimed, o: Outcome, retryDelayMs: number): Promise<string | null> {
   const { rows } = await callOnce<{ status: string | null }>(
     ds,
     `WITH cur AS (
        SELECT endpoint_id, event_id, give_up_at FROM webhook_deliveries
-        WHERE endpoint_id = $1 AND event_id = $2 AND attempts = $3 AND status = 'pending'
+        WHERE endpoint_id = $1 AND event_id = $2 AND attempts = $3 AND next_attempt_at = $10::timestamptz AND status = 'pending'
           FOR UPDATE
      ), verdict AS (
        SELECT CASE WHEN $4 THEN 'delivered'
@@ -157,7 +163,18 @@ async function recordAttempt(ds: DataSource, c: Claimed, o: Outcome, retryDelayM
         WHERE endpoint_id = $1
      )
      SELECT (SELECT status FROM d) AS status`,
-    [c.endpoint_id, c.id, c.attempts, o.ok, retryDelayMs, o.refused ? "refused" : "failed", o.httpStatus, o.durationMs, o.error],
+    [
+      c.endpoint_id,
+      c.id,
+      c.attempts,
+      o.ok,
+      retryDelayMs,
+      o.refused ? "refused" : "failed",
+      o.httpStatus,
+      o.durationMs,
+      o.error,
+      c.lease_until,
+    ],
   );
   return rows[0].status;
 }
