@@ -3,10 +3,8 @@ import type { DataSource } from "typeorm";
 import { inTransaction } from "../db/in-transaction.js";
 import { createAtProvider } from "./create-at-provider.js";
 import { claimAwaitingPayments, recordProviderPayment } from "./payment-store.js";
-import type { PaymentProvider } from "./providers/payment-provider.js";
+import { type PaymentProvider, PROVIDER_KEY_MAX_AGE_HOURS } from "./providers/payment-provider.js";
 
-/** Stripe forgets an idempotency key after 24 hours; past that a call could make a second PaymentIntent. */
-const MAX_AGE_HOURS = 23;
 const BATCH = 10;
 
 /**
@@ -32,7 +30,7 @@ export async function completeProviderPayments(
     provider: provider.name,
     leaseSeconds: deps.leaseSeconds,
     limit: BATCH,
-    maxAgeHours: MAX_AGE_HOURS,
+    maxAgeHours: PROVIDER_KEY_MAX_AGE_HOURS,
   });
   const done = await Promise.all(
     claimed.map(async (p) => {

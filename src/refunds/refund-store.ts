@@ -124,14 +124,19 @@ export async function recordProviderRefundId(ds: DataSource, id: string, provide
   );
 }
 
-/** Refunds whose provider call is owed (pending, no provider id) and older than `graceSeconds`. */
-export async function refundsAwaitingProvider(ds: DataSource, graceSeconds: number, limit: number): Promise<string[]> {
+/**
+ * Refunds whose provider call is owed (pending, no provider id), older than
+ * `graceSeconds` and younger than `maxAgeHours` (past the provider's
+ * idempotency-key lifetime a repeated call could refund twice).
+ */
+export async function refundsAwaitingProvider(ds: DataSource, graceSeconds: number, maxAgeHours: number, limit: number): Promise<string[]> {
   const r = await callOnce<{ id: string }>(
     ds,
     `SELECT id FROM refunds
       WHERE status = 'pending' AND provider_refund_id IS NULL AND created_at < now() - make_interval(secs => $1)
+        AND created_at > now() - make_interval(hours => $3)
       ORDER BY created_at LIMIT $2`,
-    [graceSeconds, limit],
+    [graceSeconds, limit, maxAgeHours],
   );
   return r.rows.map((x) => x.id);
 }

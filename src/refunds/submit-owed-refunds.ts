@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { DataSource } from "typeorm";
-import type { PaymentProvider } from "../payments/providers/payment-provider.js";
+import { type PaymentProvider, PROVIDER_KEY_MAX_AGE_HOURS } from "../payments/providers/payment-provider.js";
 import { refundsAwaitingProvider } from "./refund-store.js";
 import { submitRefund } from "./submit-refund.js";
 
@@ -9,7 +9,9 @@ import { submitRefund } from "./submit-refund.js";
  * provider id `graceSeconds` after its creation (the call after COMMIT was
  * cut short by a crash, a timeout or the provider) is requested again, with
  * the same key (our refund id). Safe on every instance at once: the call is
- * idempotent and the id is recorded by a conditional statement.
+ * idempotent and the id is recorded by a conditional statement. Not past
+ * PROVIDER_KEY_MAX_AGE_HOURS: the provider may have forgotten the key, and a
+ * repeat could refund twice; such a refund stays pending for an operator.
  */
 export async function submitOwedRefunds(
   ds: DataSource,
@@ -18,7 +20,7 @@ export async function submitOwedRefunds(
   graceSeconds = 30,
   batchSize = 100,
 ): Promise<number> {
-  const owed = await refundsAwaitingProvider(ds, graceSeconds, batchSize);
+  const owed = await refundsAwaitingProvider(ds, graceSeconds, PROVIDER_KEY_MAX_AGE_HOURS, batchSize);
   let submitted = 0;
   for (const id of owed) {
     try {

@@ -64,3 +64,11 @@ export interface PaymentProvider {
    */
   createPayment(payment: NewProviderPayment): Promise<ProviderPayment>;
 }
+
+/**
+ * Stripe keeps an idempotency key for 24 hours; a call repeated later under
+ * the same key makes a second PaymentIntent or refund. Calls owed longer than
+ * this are not repeated by the sweepers (complete-provider-payments.ts,
+ * submit-owed-refunds.ts): they are left for an operator.
+ */
+export const PROVIDER_KEY_MAX_AGE_HOURS = 23;
