@@ -29,10 +29,9 @@ function keepsConnection(error: unknown): boolean {
  * Not pg-pool's `pool.query`: that closes the connection after ANY error,
  * and a new connection costs a backend's start and a SCRAM handshake
  * (thousands of hash rounds on both sides): 22 ms here, 5 of them Node's
- * CPU, where a call takes one to a few. A
- * statement the server refused (a conflict, a timeout, a raised OL429) leaves
- * the connection ready for the next, as TypeORM's transactions also keep
- * theirs. Closed: a connection that failed, one whose error is not the
+ * CPU, where a call takes one to a few. A statement the server refused (a
+ * conflict, a timeout, a raised OL429) leaves the connection ready for the
+ * next, as TypeORM's transactions also keep theirs. Closed: a connection that failed, one whose error is not the
  * server's answer, and a read-only session (a demoted primary, or a database
  * switched read-only: a new session sees it switched back).
  */
